@@ -1,0 +1,358 @@
+"""The public plugin API: what method, dataset and hardware plugins import.
+
+Plugins subclass :class:`Method`, :class:`Dataset` or :class:`HardwareProfile` and return the
+classes from the registration hooks in :mod:`benchsuite.hookspecs`. Everything here is part of the
+contract; the rest of the package is the host.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = [
+    "FREQUENCIES",
+    "SAMPLE",
+    "Batch",
+    "BenchsuiteError",
+    "Budget",
+    "DataStats",
+    "Dataset",
+    "HardwareProfile",
+    "Infeasible",
+    "Method",
+    "ParamError",
+    "StatRequest",
+    "TableSpec",
+    "full_table_bytes",
+]
+
+BYTES_PER_FLOAT = 4
+
+
+class BenchsuiteError(Exception):
+    """An error with a message meant for the user: printed as is, exit code 2."""
+
+
+class ParamError(BenchsuiteError):
+    """A plugin parameter that does not exist or has the wrong type."""
+
+
+class Infeasible(BenchsuiteError):
+    """Raised by :meth:`Method.build` when the method cannot fit the budget it was given."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One categorical feature's embedding table: ids are integers in ``[0, rows)``."""
+
+    name: str
+    rows: int
+
+
+def full_table_bytes(tables: Sequence[TableSpec], dim: int) -> int:
+    """Bytes of the uncompressed fp32 tables: the reference every compression ratio divides."""
+    return sum(t.rows for t in tables) * dim * BYTES_PER_FLOAT
+
+
+class Batch(NamedTuple):
+    """One mini-batch: dense float32 ``[B, D]``, ids int64 ``[B, T]``, labels float32 ``[B]``."""
+
+    dense: torch.Tensor
+    ids: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> Batch:
+        if str(device) == "cpu" and self.labels.device.type == "cpu":
+            return self
+        return Batch(*(t.to(device, non_blocking=True) for t in self))
+
+
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_BUDGET_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A memory budget for the embedding: a compression ratio (``16x``) or a size (``100MB``).
+
+    Sizes use SI units (``MB`` = 10**6 bytes) and binary units (``MiB`` = 2**20 bytes).
+    """
+
+    label: str
+    ratio: float | None = None
+    size: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | int | float) -> Budget:
+        raw = str(text).strip()
+        m = _BUDGET_RE.match(raw)
+        if not m:
+            raise BenchsuiteError(
+                f"budget {raw!r} is not a ratio like '16x' or a size like '100MB' or '2GiB'"
+            )
+        value, unit = float(m.group(1)), m.group(2).lower()
+        if value <= 0:
+            raise BenchsuiteError(f"budget {raw!r} must be positive")
+        if unit == "x":
+            if value < 1:
+                raise BenchsuiteError(
+                    f"budget {raw!r} is a ratio below 1x: a budget larger than the full tables "
+                    "compresses nothing; use 1x"
+                )
+            return cls(label=f"{value:g}x", ratio=value)
+        if unit in _SIZE_UNITS:
+            return cls(label=raw.replace(" ", ""), size=int(value * _SIZE_UNITS[unit]))
+        raise BenchsuiteError(
+            f"budget {raw!r} has unknown unit {m.group(2)!r}; allowed: x, "
+            + ", ".join(u.upper().replace("I", "i") for u in _SIZE_UNITS)
+        )
+
+    def bytes_for(self, full_bytes: int) -> int:
+        """The byte limit this budget sets for tables whose uncompressed size is ``full_bytes``."""
+        if self.ratio is not None:
+            return int(full_bytes / self.ratio)
+        assert self.size is not None
+        return self.size
+
+    def __str__(self) -> str:
+        return self.label
+
+
+# ---------------------------------------------------------------------------------------------
+# Data statistics a method may ask for before it is built
+# ---------------------------------------------------------------------------------------------
+
+FREQUENCIES = "frequencies"
+SAMPLE = "sample"
+
+
+@dataclass(frozen=True)
+class StatRequest:
+    """A statistic of the training split that a method needs before :meth:`Method.build`.
+
+    ``kind`` is ``"frequencies"`` (per-feature id counts over the training split) or
+    ``"sample"`` (a reproducible uniform sample of training rows; ``params={"rows": N}``).
+    Further kinds are added by the host as methods need them; unknown kinds are a plugin error.
+    """
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def key(self) -> str:
+        inner = ",".join(f"{k}={self.params[k]}" for k in sorted(self.params))
+        return f"{self.kind}[{inner}]" if inner else self.kind
+
+
+@dataclass
+class DataStats:
+    """The statistics the host computed for a method, as requested by ``Method.needs``.
+
+    ``frequencies[f]`` is an int64 tensor ``[rows_f]`` of id counts of feature ``f``;
+    ``sample`` is a :class:`Batch` of training rows. Fields not requested are ``None``.
+    ``cost`` records what computing them took (seconds, bytes), for the result record.
+    """
+
+    frequencies: list[torch.Tensor] | None = None
+    sample: Batch | None = None
+    cost: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plugin base classes
+# ---------------------------------------------------------------------------------------------
+
+
+class _Parametrised:
+    """Named plugin objects with documented default parameters, validated on construction."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = dict(self.defaults)
+        for key, value in params.items():
+            if key not in self.defaults:
+                allowed = ", ".join(sorted(self.defaults)) or "none"
+                raise ParamError(
+                    f"{type(self).__name__} {self.name!r} has no parameter {key!r}; allowed: {allowed}"
+                )
+            self.params[key] = _coerce(self.name, key, value, self.defaults[key])
+        self.validate()
+
+    def validate(self) -> None:
+        """Check parameter values; raise :class:`ParamError` with a clear message when wrong."""
+
+
+def _coerce(owner: str, key: str, value: Any, default: Any) -> Any:
+    """Cast ``value`` to the type of ``default`` when that is lossless, else raise ParamError."""
+    if default is None or value is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            return kind(value)
+    elif isinstance(value, kind):
+        return value
+    raise ParamError(
+        f"{owner!r} parameter {key!r} must be {kind.__name__} (default {default!r}), "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+class Method(_Parametrised):
+    """An embedding compression method.
+
+    Subclasses set ``name``, ``summary`` (one line, naming the paper), ``defaults`` (parameters,
+    overridable as ``name[key=value]``), ``needs`` (statistics of the data to compute first) and
+    implement :meth:`build`. The module :meth:`build` returns keeps everything it needs (hash
+    seeds, id maps) in parameters or buffers, so the host can count its bytes.
+    """
+
+    #: Statistics of the training split the host computes and hands to :meth:`build`.
+    needs: ClassVar[tuple[StatRequest, ...]] = ()
+    #: ``"per_feature"``: the module maps ids ``[B, T]`` to ``[B, T, dim]``.
+    #: ``"pooled"``: it maps them to one vector ``[B, out_features]`` per sample (the module
+    #: sets ``out_features``), and the model concatenates it with the dense vector.
+    output: ClassVar[Literal["per_feature", "pooled"]] = "per_feature"
+    #: False for the uncompressed baseline: it runs once, at budget 1x, whatever the grid says.
+    compresses: ClassVar[bool] = True
+
+    def build(
+        self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats, seed: int
+    ) -> nn.Module:
+        """Return the embedding module for ``tables`` at dimension ``dim`` within ``budget`` bytes.
+
+        ``seed`` is the cell's seed, for anything random the method draws (hash functions,
+        initialisation). Raise :class:`Infeasible` when the budget cannot be met.
+        """
+        raise NotImplementedError
+
+    def min_bytes(self, tables: Sequence[TableSpec], dim: int) -> int:
+        """The smallest budget this method can meet, checked before any training starts."""
+        return 0
+
+    def label(self) -> str:
+        """``name[key=value,…]`` listing the parameters that differ from the defaults."""
+        changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
+        if not changed:
+            return self.name
+        inner = ",".join(f"{k}={changed[k]}" for k in sorted(changed))
+        return f"{self.name}[{inner}]"
+
+
+class Dataset(_Parametrised):
+    """A source of batches: dense features, categorical ids and click labels, per split.
+
+    Subclasses set ``name``, ``summary`` and ``defaults``, and implement :attr:`tables`,
+    :meth:`num_samples`, :meth:`batches` and :meth:`fingerprint`.
+    """
+
+    splits: ClassVar[tuple[str, ...]] = ("train", "validation", "test")
+
+    @property
+    def num_dense(self) -> int:
+        """Number of dense features (13 for Criteo, 0 for Avazu)."""
+        raise NotImplementedError
+
+    @property
+    def tables(self) -> list[TableSpec]:
+        """One table per categorical feature, in the column order of ``Batch.ids``."""
+        raise NotImplementedError
+
+    def num_samples(self, split: str) -> int:
+        raise NotImplementedError
+
+    def batches(self, split: str, batch_size: int, *, epoch: int = 0) -> Iterator[Batch]:
+        """Yield the split in order, in batches of ``batch_size`` (the last may be smaller).
+
+        ``epoch`` lets a dataset reshuffle the training split between epochs, reproducibly.
+        """
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A short hash identifying exactly this data (parameters or prepared files)."""
+        raise NotImplementedError
+
+    def bayes_auc(self, split: str) -> float | None:
+        """The Bayes-optimal AUC of the split when the data's generator is known, else None."""
+        return None
+
+
+class HardwareProfile(_Parametrised):
+    """Where a cell runs, and how its memory and energy are measured there."""
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this profile can run on this machine, and why not when it cannot."""
+        return True, ""
+
+    @property
+    def device(self) -> torch.device:
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        """Apply settings (threads, device selection) before a cell runs."""
+
+    def synchronize(self) -> None:
+        """Wait for queued work on the device, so a clock reading covers it."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Facts identifying the machine: model names, counts, memory, versions."""
+        raise NotImplementedError
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory window."""
+
+    def peak_memory(self) -> dict[str, Any]:
+        """Peak memory since the last reset: ``{"bytes": int, "method": str}`` or
+        ``{"unmeasured": reason}``."""
+        return {"unmeasured": "this hardware profile does not measure memory"}
+
+    def energy_meter(self) -> EnergyMeter:
+        """A meter for one measurement window (training, inference)."""
+        return EnergyMeter()
+
+
+class EnergyMeter:
+    """Measures energy over a window; the base class measures nothing and says so."""
+
+    def start(self) -> None:
+        """Open the window."""
+
+    def stop(self) -> dict[str, Any]:
+        """Close the window: ``{"joules": float, "method": str, …}`` or ``{"unmeasured": reason}``."""
+        return {"unmeasured": "no energy meter for this hardware profile"}
+
+
+__all__ += ["EnergyMeter"]

@@ -1,0 +1,41 @@
+"""Building blocks for method plugins (public API): tables that live in one weight.
+
+Keeping all features' rows in one weight with per-feature offsets costs the same memory as
+separate tables and needs one lookup kernel per batch instead of one per feature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class ConcatenatedTables(nn.Module):
+    """Per-feature tables of ``rows[f]`` rows stored back to back in one ``[sum(rows), dim]`` weight.
+
+    ``forward`` takes row indices ``[B, T]`` (feature f's index in ``[0, rows[f])``) and returns
+    ``[B, T, dim]``. Each table is initialised ``U(±sqrt(1/rows[f]))`` as in the DLRM reference.
+    With ``sparse=True`` the weight gets sparse gradients (SGD and Adagrad update only the rows
+    a batch touched).
+    """
+
+    def __init__(
+        self, rows: Sequence[int], dim: int, *, sparse: bool = True, generator: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        sizes = torch.tensor(list(rows), dtype=torch.int64)
+        offsets = torch.cumsum(sizes, 0) - sizes
+        self.register_buffer("offsets", offsets)
+        self.sparse = sparse
+        self.weight = nn.Parameter(torch.empty(int(sizes.sum()), dim))
+        with torch.no_grad():
+            for start, n in zip(offsets.tolist(), sizes.tolist()):
+                bound = math.sqrt(1.0 / n)
+                self.weight[start : start + n].uniform_(-bound, bound, generator=generator)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return F.embedding(rows + self.offsets, self.weight, sparse=self.sparse)

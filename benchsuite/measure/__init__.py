@@ -1,0 +1,1 @@
+"""Measurements: quality metrics, timers and memory accounting."""

@@ -1,0 +1,321 @@
+"""Runs a suite: each cell built, trained, evaluated and measured into one result record.
+
+A cell that raises is recorded as ``failed`` and the suite goes on; a method that cannot meet
+its budget is ``infeasible``; a module larger than its budget is ``over_budget`` and never
+trains. Cells whose ``ok`` record exists for the same configuration are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchsuite import results
+from benchsuite.api import (
+    Batch,
+    BenchsuiteError,
+    Dataset,
+    DataStats,
+    HardwareProfile,
+    Infeasible,
+    full_table_bytes,
+)
+from benchsuite.environment import environment
+from benchsuite.host import Host
+from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
+from benchsuite.model import DLRM
+from benchsuite.progress import Progress
+from benchsuite.stats import compute_stats
+from benchsuite.suite import Cell, Suite
+from benchsuite.training import (
+    Diverged,
+    evaluate,
+    inference_throughput,
+    make_optimizer,
+    prefetch,
+    train,
+)
+
+
+@dataclass
+class CellOutcome:
+    cell: Cell
+    record: dict[str, Any] | None
+    skipped: bool = False
+
+
+def default_out_dir(suite: Suite) -> Path:
+    return Path("reports") / "results" / suite.name
+
+
+def select_hardware(host: Host, name: str) -> HardwareProfile:
+    """The named profile, or for ``auto`` the first available of cuda then cpu."""
+    if name == "auto":
+        for candidate in ("cuda", "cpu"):
+            reg = host.registry["hardware"].get(candidate)
+            if reg is not None and reg.cls.available()[0]:
+                return reg.cls()
+        raise BenchsuiteError("no hardware profile is available (is the cpu plugin installed?)")
+    cls = host.get("hardware", name).cls
+    ok, why = cls.available()
+    if not ok:
+        raise BenchsuiteError(f"hardware profile {name!r} is not available here: {why}")
+    return cls()
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    out_dir: Path | None = None,
+    force: bool = False,
+    hardware: str | None = None,
+    progress: Progress | None = None,
+) -> list[CellOutcome]:
+    """Run every cell of the suite not already done; return what happened to each."""
+    out = out_dir or default_out_dir(suite)
+    profile = select_hardware(suite.host, hardware or suite.config["hardware"])
+    profile.setup()
+    progress = progress or Progress(enabled=False)
+    cells = suite.cells()
+    dataset = _dataset(suite)
+    stats_cache: dict[str, DataStats] = {}
+    outcomes: list[CellOutcome] = []
+    for i, cell in enumerate(cells, 1):
+        path = results.record_path(out, cell.key)
+        config = cell_config(suite, cell, profile)
+        if not force and _done(path, config_hash(config, cell), progress):
+            progress.skip(i, len(cells), cell)
+            outcomes.append(CellOutcome(cell, None, skipped=True))
+            continue
+        progress.start(i, len(cells), cell)
+        record = run_cell(suite, cell, dataset, profile, config, stats_cache, progress)
+        suite.host.notify("benchsuite_cell_end", cell=cell, record=record)
+        results.write_record(path, record)
+        progress.end(record)
+        outcomes.append(CellOutcome(cell, record))
+    return outcomes
+
+
+def _dataset(suite: Suite) -> Dataset:
+    spec = suite.config["dataset"]
+    return suite.host.get("datasets", spec["name"]).cls(**spec["params"])
+
+
+def _done(path: Path, wanted_hash: str, progress: Progress) -> bool:
+    if not path.exists():
+        return False
+    try:
+        record = results.load_record(path)
+    except BenchsuiteError as exc:
+        aside = path.with_name(path.name + ".corrupt")
+        path.replace(aside)
+        progress.warn(f"{exc}; moved to {aside.name} and running the cell again")
+        return False
+    return record["status"] == "ok" and record.get("config_hash") == wanted_hash
+
+
+def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str, Any]:
+    """The resolved configuration one cell ran with, as stored in its record."""
+    config = json.loads(json.dumps(suite.config, default=str))
+    config["hardware"] = profile.name
+    config["cell"] = {"method": cell.method, "params": cell.params, "budget": cell.budget.label,
+                      "seed": cell.seed}
+    return config
+
+
+def config_hash(config: dict[str, Any], cell: Cell) -> str:
+    canonical = json.dumps({"config": config, "key": cell.key}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_cell(
+    suite: Suite,
+    cell: Cell,
+    dataset: Dataset,
+    profile: HardwareProfile,
+    config: dict[str, Any],
+    stats_cache: dict[str, DataStats],
+    progress: Progress,
+) -> dict[str, Any]:
+    """Run one cell and return its complete record, whatever happens inside."""
+    method = suite.method(cell)
+    plugin = suite.host.get("methods", cell.method).plugin
+    tables, dim = dataset.tables, suite.config["model"]["dim"]
+    full = full_table_bytes(tables, dim)
+    record: dict[str, Any] = {
+        "schema": results.SCHEMA,
+        "suite": {"name": suite.name, "path": str(suite.path) if suite.path else None,
+                  "hash": suite.file_hash},
+        "cell": {"key": cell.key, "method": cell.method, "label": cell.label,
+                 "params": cell.params, "budget": cell.budget.label, "seed": cell.seed},
+        "config": config,
+        "config_hash": config_hash(config, cell),
+        "plugin": {"name": cell.method, "plugin": plugin.name, "source": plugin.source,
+                   "version": plugin.version},
+        "dataset": {"name": dataset.name, "params": dataset.params,
+                    "fingerprint": dataset.fingerprint()},
+        "environment": environment(profile.fingerprint()),
+        "started_at": _now(),
+        "finished_at": None,
+        "status": "ok",
+        "error": None,
+        "metrics": {"full_bytes": full, "budget_bytes": cell.budget.bytes_for(full),
+                    "target_auc": suite.config["train"]["target_auc"],
+                    "target_reached": False, "train_samples": 0, "train_seconds": 0.0},
+        "curve": [],
+    }
+    warnings = suite.host.notify("benchsuite_cell_start", cell=cell, config=config)
+    try:
+        _measure(suite, cell, method, dataset, profile, stats_cache, record, progress)
+    except Infeasible as exc:
+        record.update(status="infeasible", error=str(exc))
+    except Diverged as exc:
+        record.update(status="diverged", error=str(exc))
+        record["metrics"]["diverged_at_samples"] = exc.samples
+    except _OverBudget as exc:
+        record.update(status="over_budget", error=str(exc))
+    except Exception as exc:  # any failure of the method's code becomes this cell's record
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=20))
+    record["finished_at"] = _now()
+    if warnings:
+        record["warnings"] = warnings
+    return record
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _measure(
+    suite: Suite,
+    cell: Cell,
+    method: Any,
+    dataset: Dataset,
+    profile: HardwareProfile,
+    stats_cache: dict[str, DataStats],
+    record: dict[str, Any],
+    progress: Progress,
+) -> None:
+    cfg_model, cfg_train, cfg_inf = (suite.config[k] for k in ("model", "train", "inference"))
+    metrics = record["metrics"]
+    device = profile.device
+    tables, dim = dataset.tables, cfg_model["dim"]
+
+    stats = _stats_for(method, dataset, stats_cache)
+    if stats.cost:
+        metrics["stats_cost"] = stats.cost
+
+    profile.reset_peak_memory()
+    torch.manual_seed(cell.seed)
+    embedding = method.build(tables, dim, metrics["budget_bytes"], stats, cell.seed)
+    emb_bytes = module_bytes(embedding)
+    metrics["embedding_bytes"] = emb_bytes
+    metrics["compression_ratio"] = metrics["full_bytes"] / emb_bytes if emb_bytes else None
+    if method.compresses and emb_bytes > metrics["budget_bytes"]:
+        raise _OverBudget(
+            f"{cell.label} built {emb_bytes:,} bytes of embedding for a budget of "
+            f"{metrics['budget_bytes']:,} bytes ({cell.budget.label})"
+        )
+    model = DLRM(
+        embedding, num_dense=dataset.num_dense, num_features=len(tables), dim=dim,
+        bottom_mlp=cfg_model["bottom_mlp"], top_mlp=cfg_model["top_mlp"], output=method.output,
+    ).to(device)
+    optimizer = make_optimizer(cfg_train["optimizer"], model.parameters(), cfg_train["lr"])
+
+    eval_bs = max(cfg_inf["batch_sizes"])
+    bayes = dataset.bayes_auc("test")
+    target = cfg_train["target_auc"]
+    samples = cfg_train["samples"] or cfg_train["epochs"] * dataset.num_samples("train")
+
+    def validate() -> tuple[float, float]:
+        auc, logloss, _, _ = evaluate(model, dataset.batches("validation", eval_bs), device)
+        return auc, logloss
+
+    def on_eval(point: dict[str, Any]) -> bool:
+        suite.host.notify("benchsuite_evaluation", cell=cell, point=point)
+        progress.evaluation(point)
+        reached = target is not None and point["auc"] >= target
+        if reached and not metrics["target_reached"]:
+            metrics.update(target_reached=True, samples_to_target=point["samples"],
+                           seconds_to_target=point["seconds"])
+        return reached and cfg_train["stop_at_target"]
+
+    meter = profile.energy_meter()
+    meter.start()
+    outcome = train(
+        model, optimizer, prefetch(_epochs(dataset, cfg_train["batch_size"])),
+        samples=samples, device=device, eval_every=cfg_train["eval_every"], evaluate=validate,
+        on_eval=on_eval, on_progress=lambda s, t: progress.training(s, samples, t),
+        warmup_steps=cfg_train["warmup_steps"], synchronize=profile.synchronize,
+    )
+    energy = {"train": meter.stop()}
+    record["curve"] = outcome.curve
+    metrics.update(
+        train_samples=outcome.samples, train_seconds=outcome.seconds,
+        train_samples_per_s=outcome.samples_per_s, data_wait_share=outcome.wait_share,
+        best_val_auc=max((p["auc"] for p in outcome.curve), default=None),
+        optimizer_state_bytes=optimizer_state_bytes(optimizer),
+    )
+    if not metrics["target_reached"]:
+        metrics.update(samples_to_target=None, seconds_to_target=None)
+
+    test_auc, test_logloss, _, _ = evaluate(model, dataset.batches("test", eval_bs), device)
+    metrics.update(test_auc=test_auc, test_logloss=test_logloss, bayes_auc=bayes)
+
+    meter = profile.energy_meter()
+    meter.start()
+    metrics["inference_samples_per_s"] = {
+        str(bs): inference_throughput(
+            model, _take(dataset, "test", bs, cfg_inf["batches"]), device,
+            synchronize=profile.synchronize,
+        )
+        for bs in cfg_inf["batch_sizes"]
+    }
+    energy["inference"] = meter.stop()
+    metrics["energy"] = energy
+    metrics["peak_memory"] = profile.peak_memory()
+
+
+def _stats_for(method: Any, dataset: Dataset, cache: dict[str, DataStats]) -> DataStats:
+    if not method.needs:
+        return DataStats()
+    key = dataset.fingerprint() + "|" + ";".join(sorted(n.key() for n in method.needs))
+    if key not in cache:
+        cache[key] = compute_stats(dataset, method.needs)
+    return cache[key]
+
+
+def _epochs(dataset: Dataset, batch_size: int) -> Iterator[Batch]:
+    for epoch in itertools.count():
+        empty = True
+        for batch in dataset.batches("train", batch_size, epoch=epoch):
+            empty = False
+            yield batch
+        if empty:
+            raise BenchsuiteError(f"dataset {dataset.name!r} has an empty training split")
+
+
+def _take(dataset: Dataset, split: str, batch_size: int, count: int) -> list[Batch]:
+    """``count`` full batches of the split, cycling through it when it is short."""
+    batches = [b for b in itertools.islice(dataset.batches(split, batch_size), count)
+               if len(b) == batch_size]
+    if not batches:
+        rows = next(dataset.batches(split, batch_size))
+        reps = -(-batch_size // len(rows))
+        full = Batch(*(t.repeat(reps, *([1] * (t.dim() - 1)))[:batch_size] for t in rows))
+        batches = [full]
+    return list(itertools.islice(itertools.cycle(batches), count))

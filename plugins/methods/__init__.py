@@ -1,0 +1,1 @@
+"""Built-in benchsuite plugins, registered through the `benchsuite` entry points."""
