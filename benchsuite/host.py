@@ -157,7 +157,7 @@ class Host:
         caller = getattr(self.pm.hook, hook_name)
         return [
             (by_module[id(impl.plugin)], impl.function)
-            for impl in reversed(caller.get_hookimpls())
+            for impl in caller.get_hookimpls()
             if id(impl.plugin) in by_module
         ]
 

@@ -125,7 +125,8 @@ def _done(path: Path, wanted_hash: str, progress: Progress) -> bool:
 
 def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str, Any]:
     """The resolved configuration one cell ran with, as stored in its record."""
-    config = json.loads(json.dumps(suite.config, default=str))
+    shared = {k: suite.config[k] for k in ("dataset", "model", "train", "inference")}
+    config = json.loads(json.dumps(shared, default=str))
     config["hardware"] = profile.name
     config["cell"] = {"method": cell.method, "params": cell.params, "budget": cell.budget.label,
                       "seed": cell.seed}

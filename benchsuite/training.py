@@ -113,7 +113,7 @@ def train(
         if out.samples >= next_eval or out.samples >= samples:
             synchronize()
             pause_start = time.perf_counter()
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(loss.item()):
                 raise Diverged(out.samples, out.steps)
             out.seconds = pause_start - start - paused
             if evaluate is not None:
@@ -135,7 +135,7 @@ def train(
     out.steady_samples = out.samples - s0
     out.steady_seconds = end - t0
     out.steady_wait = wait - w0
-    if loss is not None and not math.isfinite(float(loss)):
+    if loss is not None and not math.isfinite(loss.item()):
         raise Diverged(out.samples, out.steps)
     return out
 
