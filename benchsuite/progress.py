@@ -79,4 +79,7 @@ class Progress:
             self._write(f"{self.prefix}: {record['status']}: {record['error']}  {took}")
 
     def warn(self, message: str) -> None:
-        self._write(f"warning: {message}")
+        """Warnings are printed even when progress is off: they change what the user gets."""
+        lead = "\n" if self.live else ""
+        self.stream.write(f"{lead}benchsuite: warning: {message}\n")
+        self.stream.flush()
