@@ -17,13 +17,13 @@ from benchsuite.host import Host
 from benchsuite.progress import Progress
 
 LIST_KINDS = ("methods", "datasets", "hardware", "suites")
-FORMATS = ("md", "csv", "json")
+FORMATS = ("md", "csv", "json", "html")
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--plugins-dir", metavar="DIR",
+        "--plugins-dir", metavar="DIR", default=argparse.SUPPRESS,
         help="also load plugins from the .py files in DIR (default: $BENCHSUITE_PLUGINS_DIR)",
     )
     parser = argparse.ArgumentParser(
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        host = Host(args.plugins_dir)
+        host = Host(getattr(args, "plugins_dir", None))
         handler = {"run": _run, "leaderboard": _leaderboard, "plugins": _plugins,
                    "list": _list}[args.command]
         return handler(args, host)

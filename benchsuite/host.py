@@ -81,9 +81,10 @@ class Host:
         self.failures: list[PluginFailure] = []
         if entry_points:
             self._load_entry_points()
-        directory = plugins_dir or os.environ.get(PLUGINS_DIR_ENV)
-        if directory:
-            self._load_directory(Path(directory))
+        if plugins_dir:
+            self._load_directory(Path(plugins_dir), "--plugins-dir")
+        elif os.environ.get(PLUGINS_DIR_ENV):
+            self._load_directory(Path(os.environ[PLUGINS_DIR_ENV]), PLUGINS_DIR_ENV)
         self.registry: dict[str, dict[str, Registered]] = {
             kind: self._collect(kind) for kind in _KINDS
         }
@@ -103,12 +104,9 @@ class Host:
                 continue
             self._register(ep.name, module, source, version)
 
-    def _load_directory(self, directory: Path) -> None:
+    def _load_directory(self, directory: Path, given_by: str) -> None:
         if not directory.is_dir():
-            self.failures.append(
-                PluginFailure(str(directory), "plugin directory", "not a directory")
-            )
-            return
+            raise BenchsuiteError(f"{given_by}: plugin directory {directory} is not a directory")
         for path in sorted(directory.glob("*.py")):
             if path.name.startswith("_"):
                 continue

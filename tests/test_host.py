@@ -166,3 +166,9 @@ def test_list_prints_one_line_per_registered_item(kind, expected, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     line = next(ln for ln in lines if ln.split()[0] == expected)
     assert len(line.split()) > 1  # name followed by its summary
+
+
+def test_missing_plugin_directory_is_a_clear_cli_error(tmp_path, capsys):
+    assert main(["list", "methods", "--plugins-dir", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "--plugins-dir" in err and "is not a directory" in err
