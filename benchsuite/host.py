@@ -74,7 +74,15 @@ class Registered:
 class Host:
     """The loaded plugins and everything they registered."""
 
-    def __init__(self, plugins_dir: str | Path | None = None, *, entry_points: bool = True):
+    def __init__(
+        self,
+        plugins_dir: str | Path | None = None,
+        *,
+        entry_points: bool = True,
+        plugins: dict[str, ModuleType] | None = None,
+    ):
+        """Load plugins from entry points, the plugin directory and ``plugins`` (name -> module,
+        for programs that embed benchsuite with plugins of their own)."""
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
@@ -85,6 +93,9 @@ class Host:
             self._load_directory(Path(plugins_dir), "--plugins-dir")
         elif os.environ.get(PLUGINS_DIR_ENV):
             self._load_directory(Path(os.environ[PLUGINS_DIR_ENV]), PLUGINS_DIR_ENV)
+        for name, module in (plugins or {}).items():
+            version = str(getattr(module, "__version__", "unversioned"))
+            self._register(name, module, f"module {module.__name__}", version)
         self.registry: dict[str, dict[str, Registered]] = {
             kind: self._collect(kind) for kind in _KINDS
         }

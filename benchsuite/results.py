@@ -1,0 +1,529 @@
+"""Result records: one JSON file per cell, written atomically, validated on load, queried.
+
+A record is what the runner learned about one cell (method × params × budget × seed): its
+configuration, environment, status and metrics. Records are plain JSON (never pickles) so they can
+be diffed, published and read by other tools.
+
+Non-finite floats: JSON has no NaN or infinity, and a diverged cell's loss is often exactly that.
+:func:`write_record` stores each non-finite float as ``null`` and lists where it was, and what it
+was, under the top-level ``"non_finite"`` key (for example ``{"metrics.test_logloss": "nan"}``),
+so "the loss was NaN" stays distinguishable from "the loss was not measured". Files containing the
+``NaN``/``Infinity`` literals that Python's json module would otherwise accept are rejected on load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.api import BenchsuiteError
+
+__all__ = [
+    "SCHEMA",
+    "STATUSES",
+    "load_record",
+    "load_records",
+    "record_path",
+    "records_frame",
+    "validate_record",
+    "write_record",
+]
+
+SCHEMA = "benchsuite.result/1"
+STATUSES = ("ok", "failed", "diverged", "over_budget", "infeasible", "timeout")
+
+_SCHEMA_PREFIX = "benchsuite.result/"
+_TEMP_SUFFIX = ".tmp"
+
+# Type specifications: accepted Python types and a human description for the error message.
+_STR = ((str,), "a string")
+_STR_OR_NULL = ((str, type(None)), "a string or null")
+_INT = ((int,), "an integer")
+_INT_OR_NULL = ((int, type(None)), "an integer or null")
+_NUM_OR_NULL = ((int, float, type(None)), "a number or null")
+_BOOL_OR_NULL = ((bool, type(None)), "true, false or null")
+_DICT = ((dict,), "an object")
+_LIST = ((list,), "a list")
+
+FLOAT_METRICS = (
+    "test_auc",
+    "test_logloss",
+    "bayes_auc",
+    "best_val_auc",
+    "target_auc",
+    "seconds_to_target",
+    "train_seconds",
+    "train_samples_per_s",
+    "data_wait_share",
+    "compression_ratio",
+)
+INT_METRICS = (
+    "samples_to_target",
+    "train_samples",
+    "embedding_bytes",
+    "full_bytes",
+    "budget_bytes",
+    "optimizer_state_bytes",
+)
+BOOL_METRICS = ("target_reached",)
+
+# (dotted path, type spec, required). A parent is always listed before its children, so a
+# child is only checked once its parent is known to be an object.
+_FIELDS: tuple[tuple[str, tuple[tuple[type, ...], str], bool], ...] = (
+    ("suite", _DICT, True),
+    ("suite.name", _STR, True),
+    ("suite.path", _STR_OR_NULL, False),
+    ("suite.hash", _STR, False),
+    ("cell", _DICT, True),
+    ("cell.key", _STR, True),
+    ("cell.method", _STR, True),
+    ("cell.label", _STR, True),
+    ("cell.params", _DICT, True),
+    ("cell.budget", _STR, True),
+    ("cell.seed", _INT, True),
+    ("config", _DICT, True),
+    ("config_hash", _STR, True),
+    ("plugin", _DICT, False),
+    ("plugin.name", _STR, False),
+    ("plugin.version", _STR_OR_NULL, False),
+    ("dataset", _DICT, False),
+    ("dataset.name", _STR, False),
+    ("dataset.fingerprint", _STR_OR_NULL, False),
+    ("environment", _DICT, True),
+    ("environment.benchsuite_version", _STR_OR_NULL, False),
+    ("environment.git_commit", _STR_OR_NULL, False),
+    ("environment.torch", _STR_OR_NULL, False),
+    ("environment.hardware", _DICT, False),
+    ("started_at", _STR, True),
+    ("finished_at", _STR_OR_NULL, True),
+    ("status", _STR, True),
+    ("error", _STR_OR_NULL, True),
+    ("metrics", _DICT, True),
+    *((f"metrics.{name}", _NUM_OR_NULL, False) for name in FLOAT_METRICS),
+    *((f"metrics.{name}", _INT_OR_NULL, False) for name in INT_METRICS),
+    *((f"metrics.{name}", _BOOL_OR_NULL, False) for name in BOOL_METRICS),
+    ("metrics.inference_samples_per_s", _DICT, False),
+    ("metrics.peak_memory", _DICT, False),
+    ("metrics.peak_memory.bytes", _INT, False),
+    ("metrics.energy", _DICT, False),
+    ("curve", _LIST, False),
+    ("non_finite", _DICT, False),
+)
+
+# (key, type spec, required) of each point of the evaluation curve.
+_CURVE_FIELDS = (
+    ("samples", _INT, True),
+    ("seconds", _NUM_OR_NULL, False),
+    ("auc", _NUM_OR_NULL, False),
+    ("logloss", _NUM_OR_NULL, False),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def validate_record(record: Any, where: str) -> None:
+    """Raise :class:`BenchsuiteError` naming ``where`` and the first problem found in ``record``.
+
+    Keys beyond the schema are allowed, so later versions of the runner can add facts without
+    breaking older readers; what the leaderboard relies on is checked for presence and type.
+    """
+    if not isinstance(record, dict):
+        raise BenchsuiteError(
+            f"{where}: not a result record (top level is {_json_type(record)}, expected an object)"
+        )
+    _check_schema(record, where)
+    for dotted, spec, required in _FIELDS:
+        _check_field(record, dotted, spec, required, where)
+    _check_status(record, where)
+    _check_inference(record, where)
+    _check_curve(record, where)
+
+
+def _check_schema(record: dict[str, Any], where: str) -> None:
+    """Reject other schema versions by name, so a newer file is not misread as a broken one."""
+    schema = record.get("schema")
+    if schema is None:
+        raise BenchsuiteError(f"{where}: missing key 'schema' (expected {SCHEMA!r})")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith(_SCHEMA_PREFIX):
+            raise BenchsuiteError(
+                f"{where}: schema {schema!r} is not supported; this benchsuite reads {SCHEMA!r}"
+            )
+        raise BenchsuiteError(
+            f"{where}: not a benchsuite result record (schema {schema!r}, expected {SCHEMA!r})"
+        )
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Return (present, value) for a dotted path whose parents were already checked."""
+    node: Any = record
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _check_field(
+    record: dict[str, Any],
+    dotted: str,
+    spec: tuple[tuple[type, ...], str],
+    required: bool,
+    where: str,
+) -> None:
+    present, value = _lookup(record, dotted)
+    if not present:
+        if required:
+            raise BenchsuiteError(f"{where}: missing key '{dotted}'")
+        return
+    _check_type(value, spec, dotted, where)
+
+
+def _check_type(value: Any, spec: tuple[tuple[type, ...], str], dotted: str, where: str) -> None:
+    """Check ``value`` against ``spec``; a bool is never accepted as a number."""
+    kinds, description = spec
+    is_bool_as_number = isinstance(value, bool) and bool not in kinds
+    if not isinstance(value, kinds) or is_bool_as_number:
+        raise BenchsuiteError(
+            f"{where}: '{dotted}' must be {description}, got {_json_type(value)} {_short(value)}"
+        )
+
+
+def _check_status(record: dict[str, Any], where: str) -> None:
+    """An ok record must carry the AUC the leaderboard ranks by; others may lack any metric."""
+    status = record["status"]
+    if status not in STATUSES:
+        raise BenchsuiteError(f"{where}: unknown status {status!r}; allowed: {', '.join(STATUSES)}")
+    if status == "ok" and not _is_number(record["metrics"].get("test_auc")):
+        raise BenchsuiteError(f"{where}: status is 'ok' but 'metrics.test_auc' is not a number")
+
+
+def _check_inference(record: dict[str, Any], where: str) -> None:
+    """Throughput is keyed by batch size, written as a decimal string."""
+    throughput = record["metrics"].get("inference_samples_per_s") or {}
+    for key, value in throughput.items():
+        if not key.isdigit():
+            raise BenchsuiteError(
+                f"{where}: 'metrics.inference_samples_per_s' key {key!r} is not a batch size"
+            )
+        _check_type(value, _NUM_OR_NULL, f"metrics.inference_samples_per_s.{key}", where)
+
+
+def _check_curve(record: dict[str, Any], where: str) -> None:
+    for index, point in enumerate(record.get("curve") or []):
+        _check_type(point, _DICT, f"curve.{index}", where)
+        for name, spec, required in _CURVE_FIELDS:
+            dotted = f"curve.{index}.{name}"
+            if name in point:
+                _check_type(point[name], spec, dotted, where)
+            elif required:
+                raise BenchsuiteError(f"{where}: missing key '{dotted}'")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    """Name a value's type as the JSON file shows it, which is what the user will look at."""
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number" if _is_number(value) else type(value).__name__)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def write_record(path: Path, record: Mapping[str, Any]) -> None:
+    """Validate ``record`` and write it to ``path`` atomically.
+
+    The JSON goes to a hidden temporary file in the same folder, is flushed and fsynced, then
+    renamed over ``path``: a reader (or an interrupted run) sees the old record or the new one,
+    never half of one. Non-finite floats become ``null`` and are listed under ``"non_finite"``;
+    numpy scalars become plain numbers. An invalid record raises and nothing is written.
+    """
+    path = Path(path)
+    non_finite: dict[str, str] = {}
+    clean = _jsonable(record, "", non_finite, str(path))
+    if non_finite:
+        clean["non_finite"] = {**clean.get("non_finite", {}), **non_finite}
+    validate_record(clean, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(clean, handle, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable where the platform allows opening a folder."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _jsonable(value: Any, dotted: str, non_finite: dict[str, str], where: str) -> Any:
+    """A JSON-safe copy of ``value``: non-finite floats become None and are noted by path."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Mapping):
+        return {
+            _json_key(key, dotted, where): _jsonable(item, _join(dotted, key), non_finite, where)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [
+            _jsonable(item, _join(dotted, i), non_finite, where) for i, item in enumerate(value)
+        ]
+    if isinstance(value, float) and not math.isfinite(value):
+        non_finite[dotted] = str(value)
+        return None
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise BenchsuiteError(
+        f"{where}: cannot write '{dotted}': {type(value).__name__} is not a JSON value"
+    )
+
+
+def _json_key(key: Any, dotted: str, where: str) -> str:
+    """JSON object keys are strings; integer keys (batch sizes) are written as JSON would."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return str(int(key))
+    raise BenchsuiteError(
+        f"{where}: cannot write '{dotted}': key {key!r} is not a string or an integer"
+    )
+
+
+def _join(dotted: str, key: Any) -> str:
+    return f"{dotted}.{key}" if dotted else str(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    """Read and validate one record; any problem raises an error naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BenchsuiteError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise BenchsuiteError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        record = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BenchsuiteError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except ValueError as exc:
+        raise BenchsuiteError(f"{path}: not valid JSON ({exc})") from exc
+    validate_record(record, str(path))
+    return record
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a result record; write null instead")
+
+
+def load_records(folder: Path) -> list[dict[str, Any]]:
+    """Every record under ``folder`` (recursively), in path order.
+
+    Hidden files (temporary files of a write in progress start with '.') are skipped; a corrupt
+    file raises, never skipped silently. Two files for the same cell of the same suite raise,
+    since averaging both would count one seed twice. A missing folder holds no records.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise BenchsuiteError(f"{folder}: not a folder of result records")
+    records: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for path in _record_files(folder):
+        record = load_record(path)
+        identity = (record["suite"]["name"], record["cell"]["key"])
+        if identity in seen:
+            raise BenchsuiteError(
+                f"{path}: cell {identity[1]!r} of suite {identity[0]!r} is already recorded in "
+                f"{seen[identity]}; remove one of the two files"
+            )
+        seen[identity] = path
+        records.append(record)
+    return records
+
+
+def _record_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*.json")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def record_path(folder: Path, cell_key: str) -> Path:
+    """The file for a cell: a readable slug of its key plus a hash of the exact key.
+
+    Keys such as ``hashing[seed=3]@16x#0`` contain characters that are unsafe or awkward in
+    file names; the slug keeps them readable and the hash keeps keys that differ only in those
+    characters apart.
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", cell_key).strip("-.")[:80].strip("-.") or "cell"
+    digest = hashlib.sha256(cell_key.encode("utf-8")).hexdigest()[:12]
+    return Path(folder) / f"{slug}-{digest}.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Querying
+# ---------------------------------------------------------------------------------------------
+
+_INT_COLUMNS = ("seed", *INT_METRICS, "peak_memory_bytes")
+
+
+def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per record, flattened into columns: the long table every report starts from.
+
+    Integer columns use pandas' nullable ``Int64`` and ``target_reached`` the nullable
+    ``boolean``, so a missing value stays missing instead of turning counts into floats.
+    """
+    rows = [_flatten(record) for record in records]
+    base = list(_BASE_COLUMNS)
+    extra = sorted({column for row in rows for column in row} - set(base), key=_column_order)
+    frame = pd.DataFrame(rows, columns=base + extra)
+    for column in FLOAT_METRICS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in _INT_COLUMNS:
+        frame[column] = pd.array(frame[column].tolist(), dtype="Int64")
+    frame["target_reached"] = pd.array(frame["target_reached"].tolist(), dtype="boolean")
+    for column in extra:
+        if column.startswith("inference_samples_per_s@"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+_BASE_COLUMNS = (
+    "suite",
+    "cell",
+    "method",
+    "label",
+    "params",
+    "budget",
+    "seed",
+    "status",
+    "error",
+    *FLOAT_METRICS,
+    *INT_METRICS,
+    *BOOL_METRICS,
+    "peak_memory_bytes",
+    "peak_memory_method",
+    "hardware_profile",
+    "git_commit",
+    "benchsuite_version",
+    "torch_version",
+    "python_version",
+    "plugin_version",
+    "dataset",
+    "dataset_fingerprint",
+    "suite_hash",
+    "config_hash",
+    "started_at",
+    "finished_at",
+)
+
+
+def _column_order(column: str) -> tuple[int, int, str]:
+    """Throughput columns by batch size (numerically), then the rest alphabetically."""
+    if column.startswith("inference_samples_per_s@"):
+        return (0, int(column.rsplit("@", 1)[1]), column)
+    return (1, 0, column)
+
+
+def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    suite, cell = record.get("suite", {}), record.get("cell", {})
+    metrics = record.get("metrics") or {}
+    environment = record.get("environment") or {}
+    dataset = record.get("dataset") or {}
+    peak = metrics.get("peak_memory") or {}
+    row: dict[str, Any] = {
+        "suite": suite.get("name"),
+        "cell": cell.get("key"),
+        "method": cell.get("method"),
+        "label": cell.get("label"),
+        "params": json.dumps(cell.get("params", {}), sort_keys=True, separators=(",", ":")),
+        "budget": cell.get("budget"),
+        "seed": cell.get("seed"),
+        "status": record.get("status"),
+        "error": record.get("error"),
+        **{name: metrics.get(name) for name in (*FLOAT_METRICS, *INT_METRICS, *BOOL_METRICS)},
+        "peak_memory_bytes": peak.get("bytes"),
+        "peak_memory_method": peak.get("method") or peak.get("unmeasured"),
+        "hardware_profile": (environment.get("hardware") or {}).get("profile"),
+        "git_commit": environment.get("git_commit"),
+        "benchsuite_version": environment.get("benchsuite_version"),
+        "torch_version": environment.get("torch"),
+        "python_version": environment.get("python"),
+        "plugin_version": (record.get("plugin") or {}).get("version"),
+        "dataset": dataset.get("name"),
+        "dataset_fingerprint": dataset.get("fingerprint"),
+        "suite_hash": suite.get("hash"),
+        "config_hash": record.get("config_hash"),
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
+    }
+    for batch, value in (metrics.get("inference_samples_per_s") or {}).items():
+        row[f"inference_samples_per_s@{batch}"] = value
+    row.update(_energy_columns(metrics.get("energy") or {}))
+    return row
+
+
+def _energy_columns(energy: Mapping[str, Any]) -> dict[str, Any]:
+    """``energy_<window>_<field>`` for each scalar an energy reading carries (joules, method…)."""
+    columns: dict[str, Any] = {}
+    for window, reading in energy.items():
+        if not isinstance(reading, Mapping):
+            continue
+        for name, value in reading.items():
+            if value is None or isinstance(value, (str, int, float)):
+                columns[f"energy_{window}_{name}"] = value
+    return columns
