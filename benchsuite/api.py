@@ -304,6 +304,9 @@ class Dataset(_Parametrised):
         """A short hash identifying exactly this data (parameters or prepared files)."""
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """One-time work (calibration, opening files), done before any cell is measured."""
+
     def bayes_auc(self, split: str) -> float | None:
         """The Bayes-optimal AUC of the split when the data's generator is known, else None."""
         return None

@@ -87,6 +87,7 @@ def run_suite(
     progress = progress or Progress(enabled=False)
     cells = suite.cells()
     dataset = _dataset(suite)
+    dataset.prepare()
     stats_cache: dict[str, DataStats] = {}
     outcomes: list[CellOutcome] = []
     for i, cell in enumerate(cells, 1):
