@@ -22,7 +22,7 @@ import torch
 import yaml
 from torch import nn
 
-from benchsuite.api import Batch, DataStats, Dataset, full_table_bytes
+from benchsuite.api import Batch, Dataset, DataStats, full_table_bytes
 from benchsuite.hookspecs import hookimpl
 from benchsuite.host import Host
 from benchsuite.model import DLRM
@@ -75,8 +75,14 @@ def bare_loop(config: dict, batches: list[Batch], source: Dataset, warmup: int) 
     dim, m = config["model"]["dim"], config["model"]
     tables = source.tables
     emb = Full().build(tables, dim, full_table_bytes(tables, dim), DataStats(), 0)
-    model = DLRM(emb, num_dense=source.num_dense, num_features=len(tables), dim=dim,
-                 bottom_mlp=m["bottom_mlp"], top_mlp=m["top_mlp"])
+    model = DLRM(
+        emb,
+        num_dense=source.num_dense,
+        num_features=len(tables),
+        dim=dim,
+        bottom_mlp=m["bottom_mlp"],
+        top_mlp=m["top_mlp"],
+    )
     opt = make_optimizer(config["train"]["optimizer"], model.parameters(), config["train"]["lr"])
     loss_fn = nn.BCEWithLogitsLoss()
     start, counted = 0.0, 0
@@ -99,8 +105,13 @@ def harness(config: dict, batches: list[Batch], source: Dataset, warmup: int) ->
     suite_dict = {
         "dataset": {"name": "pregenerated"},
         "model": config["model"],
-        "train": {**config["train"], "samples": sum(len(b) for b in batches),
-                  "eval_every": None, "target_auc": None, "warmup_steps": warmup},
+        "train": {
+            **config["train"],
+            "samples": sum(len(b) for b in batches),
+            "eval_every": None,
+            "target_auc": None,
+            "warmup_steps": warmup,
+        },
         "inference": {"batch_sizes": [1024], "batches": 1},
         "methods": ["full"],
         "hardware": "cpu",

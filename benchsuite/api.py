@@ -194,7 +194,8 @@ class _Parametrised:
             if key not in self.defaults:
                 allowed = ", ".join(sorted(self.defaults)) or "none"
                 raise ParamError(
-                    f"{type(self).__name__} {self.name!r} has no parameter {key!r}; allowed: {allowed}"
+                    f"{type(self).__name__} {self.name!r} has no parameter {key!r}; "
+                    f"allowed: {allowed}"
                 )
             self.params[key] = _coerce(self.name, key, value, self.defaults[key])
         self.validate()
@@ -354,7 +355,7 @@ class EnergyMeter:
         """Open the window."""
 
     def stop(self) -> dict[str, Any]:
-        """Close the window: ``{"joules": float, "method": str, …}`` or ``{"unmeasured": reason}``."""
+        """Close the window: ``{"joules", "method", …}`` or ``{"unmeasured": reason}``."""
         return {"unmeasured": "no energy meter for this hardware profile"}
 
 

@@ -23,7 +23,9 @@ FORMATS = ("md", "csv", "json", "html")
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--plugins-dir", metavar="DIR", default=argparse.SUPPRESS,
+        "--plugins-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
         help="also load plugins from the .py files in DIR (default: $BENCHSUITE_PLUGINS_DIR)",
     )
     parser = argparse.ArgumentParser(
@@ -35,14 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"benchsuite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = sub.add_parser("run", parents=[common], help="run a suite and print its leaderboard",
-                         description="Run every cell of a suite that has no ok record yet, "
-                         "write one JSON record per cell, then print the leaderboard.")
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a suite and print its leaderboard",
+        description="Run every cell of a suite that has no ok record yet, "
+        "write one JSON record per cell, then print the leaderboard.",
+    )
     run.add_argument("--suite", required=True, help="a registered suite name or a YAML path")
-    run.add_argument("--out", metavar="DIR", type=Path,
-                     help="results folder (default: reports/results/SUITE)")
-    run.add_argument("--methods", metavar="LIST",
-                     help="replace the suite's methods, e.g. 'full,hashing[seed=3]'")
+    run.add_argument(
+        "--out", metavar="DIR", type=Path, help="results folder (default: reports/results/SUITE)"
+    )
+    run.add_argument(
+        "--methods", metavar="LIST", help="replace the suite's methods, e.g. 'full,hashing[seed=3]'"
+    )
     run.add_argument("--budgets", metavar="LIST", help="replace the budgets, e.g. 4x,16x,100MB")
     run.add_argument("--seeds", metavar="LIST", help="replace the seeds, e.g. 0,1,2")
     run.add_argument("--hardware", metavar="NAME", help="hardware profile (default: the suite's)")
@@ -50,11 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     run.add_argument("--format", choices=FORMATS, default="md", help="leaderboard format printed")
 
-    board = sub.add_parser("leaderboard", parents=[common], help="print a suite's leaderboard",
-                           description="Build the leaderboard of a suite from its result records.")
+    board = sub.add_parser(
+        "leaderboard",
+        parents=[common],
+        help="print a suite's leaderboard",
+        description="Build the leaderboard of a suite from its result records.",
+    )
     board.add_argument("--suite", required=True, help="a registered suite name or a YAML path")
-    board.add_argument("--out", metavar="DIR", type=Path,
-                       help="results folder (default: reports/results/SUITE)")
+    board.add_argument(
+        "--out", metavar="DIR", type=Path, help="results folder (default: reports/results/SUITE)"
+    )
     board.add_argument("--format", choices=FORMATS, default="md")
 
     sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
@@ -68,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         host = Host(getattr(args, "plugins_dir", None))
-        handler = {"run": _run, "leaderboard": _leaderboard, "plugins": _plugins,
-                   "list": _list}[args.command]
+        handler = {"run": _run, "leaderboard": _leaderboard, "plugins": _plugins, "list": _list}[
+            args.command
+        ]
         return handler(args, host)
     except BenchsuiteError as exc:
         print(f"benchsuite: error: {exc}", file=sys.stderr)
@@ -81,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report_failures(host: Host) -> None:
     for f in host.failures:
-        print(f"benchsuite: warning: plugin {f.plugin!r} ({f.source}) not loaded: {f.reason}",
-              file=sys.stderr)
+        print(
+            f"benchsuite: warning: plugin {f.plugin!r} ({f.source}) not loaded: {f.reason}",
+            file=sys.stderr,
+        )
 
 
 def _run(args: argparse.Namespace, host: Host) -> int:
@@ -90,21 +106,32 @@ def _run(args: argparse.Namespace, host: Host) -> int:
     from benchsuite.suite import load_suite
 
     _report_failures(host)
-    suite = load_suite(args.suite, host, methods=args.methods, budgets=args.budgets,
-                       seeds=args.seeds)
+    suite = load_suite(
+        args.suite, host, methods=args.methods, budgets=args.budgets, seeds=args.seeds
+    )
     out = args.out or default_out_dir(suite)
-    outcomes = run_suite(suite, out_dir=out, force=args.force, hardware=args.hardware,
-                         progress=Progress(enabled=not args.quiet))
+    outcomes = run_suite(
+        suite,
+        out_dir=out,
+        force=args.force,
+        hardware=args.hardware,
+        progress=Progress(enabled=not args.quiet),
+    )
     text = _board_text(out, suite.name, args.format)
-    board_path = (args.out / "leaderboard.md") if args.out else Path("reports") / suite.name / \
-        "leaderboard.md"
+    board_path = (
+        (args.out / "leaderboard.md")
+        if args.out
+        else Path("reports") / suite.name / "leaderboard.md"
+    )
     board_path.parent.mkdir(parents=True, exist_ok=True)
     board_path.write_text(_board_text(out, suite.name, "md") + "\n")
     print(text)
     failed = [o for o in outcomes if o.record and o.record["status"] == "failed"]
     if failed:
-        print(f"benchsuite: {len(failed)} cell(s) failed; their records in {out} say why:",
-              file=sys.stderr)
+        print(
+            f"benchsuite: {len(failed)} cell(s) failed; their records in {out} say why:",
+            file=sys.stderr,
+        )
         for o in failed:
             print(f"  {o.cell}: {o.record['error']}", file=sys.stderr)
         return 1
@@ -134,8 +161,10 @@ def _leaderboard(args: argparse.Namespace, host: Host) -> int:
 def _plugins(args: argparse.Namespace, host: Host) -> int:
     from tabulate import tabulate
 
-    rows = [[p.name, p.version, p.source, ", ".join(h.removeprefix("benchsuite_") for h in p.hooks)]
-            for p in host.plugins]
+    rows = [
+        [p.name, p.version, p.source, ", ".join(h.removeprefix("benchsuite_") for h in p.hooks)]
+        for p in host.plugins
+    ]
     print(tabulate(rows, headers=["plugin", "version", "source", "hooks"], tablefmt="simple"))
     if host.failures:
         print("\nnot loaded:")

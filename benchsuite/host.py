@@ -180,7 +180,9 @@ class Host:
                 self._fail(plugin, f"{hook_name}() raised {_describe(exc)}")
                 continue
             if not isinstance(returned, (list, tuple)):
-                self._fail(plugin, f"{hook_name}() must return a list, got {type(returned).__name__}")
+                self._fail(
+                    plugin, f"{hook_name}() must return a list, got {type(returned).__name__}"
+                )
                 continue
             for cls in returned:
                 problem = contract_problem(cls, base)

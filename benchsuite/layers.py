@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 
 class ConcatenatedTables(nn.Module):
-    """Per-feature tables of ``rows[f]`` rows stored back to back in one ``[sum(rows), dim]`` weight.
+    """Per-feature tables of ``rows[f]`` rows, back to back in one ``[sum(rows), dim]`` weight.
 
     ``forward`` takes row indices ``[B, T]`` (feature f's index in ``[0, rows[f])``) and returns
     ``[B, T, dim]``. Each table is initialised ``U(±sqrt(1/rows[f]))`` as in the DLRM reference.
@@ -24,7 +24,12 @@ class ConcatenatedTables(nn.Module):
     """
 
     def __init__(
-        self, rows: Sequence[int], dim: int, *, sparse: bool = True, generator: torch.Generator | None = None
+        self,
+        rows: Sequence[int],
+        dim: int,
+        *,
+        sparse: bool = True,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         sizes = torch.tensor(list(rows), dtype=torch.int64)
@@ -33,7 +38,7 @@ class ConcatenatedTables(nn.Module):
         self.sparse = sparse
         self.weight = nn.Parameter(torch.empty(int(sizes.sum()), dim))
         with torch.no_grad():
-            for start, n in zip(offsets.tolist(), sizes.tolist()):
+            for start, n in zip(offsets.tolist(), sizes.tolist(), strict=True):
                 bound = math.sqrt(1.0 / n)
                 self.weight[start : start + n].uniform_(-bound, bound, generator=generator)
 

@@ -8,6 +8,7 @@ that is concatenated with the dense vector (MEM-REC style).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from torch import nn
 def mlp(sizes: Sequence[int], *, last_activation: bool) -> nn.Sequential:
     """Linear layers with ReLU between, initialised as in the DLRM reference."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         linear = nn.Linear(n_in, n_out)
         with torch.no_grad():
             linear.weight.normal_(0.0, math.sqrt(2.0 / (n_in + n_out)))
@@ -47,7 +48,9 @@ class DLRM(nn.Module):
         self.embedding = embedding
         self.output = output
         self.has_dense = num_dense > 0
-        self.bottom = mlp([num_dense, *bottom_mlp, dim], last_activation=True) if num_dense else None
+        self.bottom = (
+            mlp([num_dense, *bottom_mlp, dim], last_activation=True) if num_dense else None
+        )
         if output == "per_feature":
             vectors = num_features + (1 if self.has_dense else 0)
             rows, cols = torch.tril_indices(vectors, vectors, offset=-1)

@@ -46,7 +46,9 @@ def parse_method(text: str) -> tuple[str, dict[str, Any]]:
         try:
             params[key] = yaml.safe_load(value) if value else ""
         except yaml.YAMLError:
-            raise BenchsuiteError(f"{text!r}: cannot read the value of {key!r}: {value!r}") from None
+            raise BenchsuiteError(
+                f"{text!r}: cannot read the value of {key!r}: {value!r}"
+            ) from None
     return name, params
 
 

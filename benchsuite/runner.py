@@ -129,8 +129,12 @@ def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str,
     shared = {k: suite.config[k] for k in ("dataset", "model", "train", "inference")}
     config = json.loads(json.dumps(shared, default=str))
     config["hardware"] = profile.name
-    config["cell"] = {"method": cell.method, "params": cell.params, "budget": cell.budget.label,
-                      "seed": cell.seed}
+    config["cell"] = {
+        "method": cell.method,
+        "params": cell.params,
+        "budget": cell.budget.label,
+        "seed": cell.seed,
+    }
     return config
 
 
@@ -159,24 +163,45 @@ def run_cell(
     full = full_table_bytes(tables, dim)
     record: dict[str, Any] = {
         "schema": results.SCHEMA,
-        "suite": {"name": suite.name, "path": str(suite.path) if suite.path else None,
-                  "hash": suite.file_hash},
-        "cell": {"key": cell.key, "method": cell.method, "label": cell.label,
-                 "params": cell.params, "budget": cell.budget.label, "seed": cell.seed},
+        "suite": {
+            "name": suite.name,
+            "path": str(suite.path) if suite.path else None,
+            "hash": suite.file_hash,
+        },
+        "cell": {
+            "key": cell.key,
+            "method": cell.method,
+            "label": cell.label,
+            "params": cell.params,
+            "budget": cell.budget.label,
+            "seed": cell.seed,
+        },
         "config": config,
         "config_hash": config_hash(config, cell),
-        "plugin": {"name": cell.method, "plugin": plugin.name, "source": plugin.source,
-                   "version": plugin.version},
-        "dataset": {"name": dataset.name, "params": dataset.params,
-                    "fingerprint": dataset.fingerprint()},
+        "plugin": {
+            "name": cell.method,
+            "plugin": plugin.name,
+            "source": plugin.source,
+            "version": plugin.version,
+        },
+        "dataset": {
+            "name": dataset.name,
+            "params": dataset.params,
+            "fingerprint": dataset.fingerprint(),
+        },
         "environment": environment(profile.fingerprint()),
         "started_at": _now(),
         "finished_at": None,
         "status": "ok",
         "error": None,
-        "metrics": {"full_bytes": full, "budget_bytes": cell.budget.bytes_for(full),
-                    "target_auc": suite.config["train"]["target_auc"],
-                    "target_reached": False, "train_samples": 0, "train_seconds": 0.0},
+        "metrics": {
+            "full_bytes": full,
+            "budget_bytes": cell.budget.bytes_for(full),
+            "target_auc": suite.config["train"]["target_auc"],
+            "target_reached": False,
+            "train_samples": 0,
+            "train_seconds": 0.0,
+        },
         "curve": [],
     }
     warnings = suite.host.notify("benchsuite_cell_start", cell=cell, config=config)
@@ -190,8 +215,11 @@ def run_cell(
     except _OverBudget as exc:
         record.update(status="over_budget", error=str(exc))
     except Exception as exc:  # any failure of the method's code becomes this cell's record
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc(limit=20))
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(limit=20),
+        )
     record["finished_at"] = _now()
     if warnings:
         record["warnings"] = warnings
@@ -233,8 +261,13 @@ def _measure(
             f"{metrics['budget_bytes']:,} bytes ({cell.budget.label})"
         )
     model = DLRM(
-        embedding, num_dense=dataset.num_dense, num_features=len(tables), dim=dim,
-        bottom_mlp=cfg_model["bottom_mlp"], top_mlp=cfg_model["top_mlp"], output=method.output,
+        embedding,
+        num_dense=dataset.num_dense,
+        num_features=len(tables),
+        dim=dim,
+        bottom_mlp=cfg_model["bottom_mlp"],
+        top_mlp=cfg_model["top_mlp"],
+        output=method.output,
     ).to(device)
     optimizer = make_optimizer(cfg_train["optimizer"], model.parameters(), cfg_train["lr"])
 
@@ -252,23 +285,35 @@ def _measure(
         progress.evaluation(point)
         reached = target is not None and point["auc"] >= target
         if reached and not metrics["target_reached"]:
-            metrics.update(target_reached=True, samples_to_target=point["samples"],
-                           seconds_to_target=point["seconds"])
+            metrics.update(
+                target_reached=True,
+                samples_to_target=point["samples"],
+                seconds_to_target=point["seconds"],
+            )
         return reached and cfg_train["stop_at_target"]
 
     meter = profile.energy_meter()
     meter.start()
     outcome = train(
-        model, optimizer, prefetch(_epochs(dataset, cfg_train["batch_size"])),
-        samples=samples, device=device, eval_every=cfg_train["eval_every"], evaluate=validate,
-        on_eval=on_eval, on_progress=lambda s, t: progress.training(s, samples, t),
-        warmup_steps=cfg_train["warmup_steps"], synchronize=profile.synchronize,
+        model,
+        optimizer,
+        prefetch(_epochs(dataset, cfg_train["batch_size"])),
+        samples=samples,
+        device=device,
+        eval_every=cfg_train["eval_every"],
+        evaluate=validate,
+        on_eval=on_eval,
+        on_progress=lambda s, t: progress.training(s, samples, t),
+        warmup_steps=cfg_train["warmup_steps"],
+        synchronize=profile.synchronize,
     )
     energy = {"train": meter.stop()}
     record["curve"] = outcome.curve
     metrics.update(
-        train_samples=outcome.samples, train_seconds=outcome.seconds,
-        train_samples_per_s=outcome.samples_per_s, data_wait_share=outcome.wait_share,
+        train_samples=outcome.samples,
+        train_seconds=outcome.seconds,
+        train_samples_per_s=outcome.samples_per_s,
+        data_wait_share=outcome.wait_share,
         best_val_auc=max((p["auc"] for p in outcome.curve), default=None),
         optimizer_state_bytes=optimizer_state_bytes(optimizer),
     )
@@ -282,7 +327,9 @@ def _measure(
     meter.start()
     metrics["inference_samples_per_s"] = {
         str(bs): inference_throughput(
-            model, _take(dataset, "test", bs, cfg_inf["batches"]), device,
+            model,
+            _take(dataset, "test", bs, cfg_inf["batches"]),
+            device,
             synchronize=profile.synchronize,
         )
         for bs in cfg_inf["batch_sizes"]
@@ -313,8 +360,11 @@ def _epochs(dataset: Dataset, batch_size: int) -> Iterator[Batch]:
 
 def _take(dataset: Dataset, split: str, batch_size: int, count: int) -> list[Batch]:
     """``count`` full batches of the split, cycling through it when it is short."""
-    batches = [b for b in itertools.islice(dataset.batches(split, batch_size), count)
-               if len(b) == batch_size]
+    batches = [
+        b
+        for b in itertools.islice(dataset.batches(split, batch_size), count)
+        if len(b) == batch_size
+    ]
     if not batches:
         rows = next(dataset.batches(split, batch_size))
         reps = -(-batch_size // len(rows))

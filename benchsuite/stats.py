@@ -9,7 +9,15 @@ from collections.abc import Sequence
 
 import torch
 
-from benchsuite.api import FREQUENCIES, SAMPLE, Batch, BenchsuiteError, DataStats, Dataset, StatRequest
+from benchsuite.api import (
+    FREQUENCIES,
+    SAMPLE,
+    Batch,
+    BenchsuiteError,
+    Dataset,
+    DataStats,
+    StatRequest,
+)
 
 KNOWN_KINDS = (FREQUENCIES, SAMPLE)
 DEFAULT_SAMPLE_ROWS = 100_000
@@ -34,8 +42,14 @@ def compute_stats(
     counts = torch.zeros(int(sizes.sum()), dtype=torch.int64) if FREQUENCIES in kinds else None
 
     total = dataset.num_samples("train")
-    want = min(total, max(int(n.params.get("rows", DEFAULT_SAMPLE_ROWS)) for n in needs
-                          if n.kind == SAMPLE)) if SAMPLE in kinds else 0
+    want = (
+        min(
+            total,
+            max(int(n.params.get("rows", DEFAULT_SAMPLE_ROWS)) for n in needs if n.kind == SAMPLE),
+        )
+        if SAMPLE in kinds
+        else 0
+    )
     gen = torch.Generator().manual_seed(seed)
     positions = torch.sort(torch.randperm(total, generator=gen)[:want]).values if want else None
     picked: list[Batch] = []
@@ -56,7 +70,7 @@ def compute_stats(
     if counts is not None:
         stats.frequencies = list(torch.split(counts, sizes.tolist()))
     if positions is not None:
-        stats.sample = Batch(*(torch.cat(parts) for parts in zip(*picked)))
+        stats.sample = Batch(*(torch.cat(parts) for parts in zip(*picked, strict=True)))
     stored = (counts.numel() * 8 if counts is not None else 0) + (
         sum(t.numel() * t.element_size() for t in stats.sample) if stats.sample else 0
     )

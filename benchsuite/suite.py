@@ -87,13 +87,24 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
         "train": (_mapping, _REQUIRED),
         "inference": (_mapping, {}),
         "hardware": (_string, "auto"),
-        "methods": (lambda v: None if isinstance(v, list) and v else "must be a non-empty list",
-                    _REQUIRED),
-        "budgets": (lambda v: None if isinstance(v, list) and v else "must be a non-empty list",
-                    ["1x"]),
-        "seeds": (lambda v: None if isinstance(v, list) and v and all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v)
-            else "must be a non-empty list of non-negative integers", [0]),
+        "methods": (
+            lambda v: None if isinstance(v, list) and v else "must be a non-empty list",
+            _REQUIRED,
+        ),
+        "budgets": (
+            lambda v: None if isinstance(v, list) and v else "must be a non-empty list",
+            ["1x"],
+        ),
+        "seeds": (
+            lambda v: (
+                None
+                if isinstance(v, list)
+                and v
+                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v)
+                else "must be a non-empty list of non-negative integers"
+            ),
+            [0],
+        ),
     },
     "dataset": {"name": (_string, _REQUIRED), "params": (_mapping, {})},
     "model": {
@@ -110,8 +121,10 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
         "eval_every": (_optional(_positive_int), None),
         "target_auc": (_auc, None),
         "stop_at_target": (_boolean, False),
-        "warmup_steps": (lambda v: None if isinstance(v, int) and v >= 0 else
-                         "must be a non-negative integer", 20),
+        "warmup_steps": (
+            lambda v: None if isinstance(v, int) and v >= 0 else "must be a non-negative integer",
+            20,
+        ),
     },
     "inference": {
         "batch_sizes": (_int_list, [1024, 16384]),
@@ -201,7 +214,9 @@ def load_suite(
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError(f"{where}: not valid YAML{loc}: {problem}") from None
     if not isinstance(data, dict):
-        raise SuiteError(f"{where}: a suite must be a YAML mapping of keys, got {type(data).__name__}")
+        raise SuiteError(
+            f"{where}: a suite must be a YAML mapping of keys, got {type(data).__name__}"
+        )
     if methods is not None:
         data["methods"] = _cli_methods(methods)
     if budgets is not None:
@@ -246,7 +261,9 @@ def build_suite(
     _check_train(config, where)
 
     # The dataset: registered, parameters valid, and its tables known for budget checks.
-    ds_cls = host.get_or(SuiteError, "datasets", config["dataset"]["name"], f"{where}: dataset.name")
+    ds_cls = host.get_or(
+        SuiteError, "datasets", config["dataset"]["name"], f"{where}: dataset.name"
+    )
     try:
         dataset = ds_cls(**config["dataset"]["params"])
     except BenchsuiteError as exc:
@@ -332,10 +349,14 @@ def _method_entry(raw: Any, key: str) -> tuple[str, dict[str, Any], list[Any] | 
             raise SuiteError(f"{key}: {exc}") from None
         return name, params, None
     if not isinstance(raw, dict):
-        raise SuiteError(f"{key}: must be a method name or a mapping with keys method, params, budgets")
+        raise SuiteError(
+            f"{key}: must be a method name or a mapping with keys method, params, budgets"
+        )
     unknown = sorted(set(raw) - set(METHOD_ENTRY_KEYS), key=str)
     if unknown:
-        raise SuiteError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(METHOD_ENTRY_KEYS)}")
+        raise SuiteError(
+            f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(METHOD_ENTRY_KEYS)}"
+        )
     if "method" not in raw or _string(raw["method"]):
         raise SuiteError(f"{key}: needs 'method', the name of a registered method")
     params = raw.get("params") or {}
@@ -354,7 +375,9 @@ def _expand_params(cls: type[Method], params: dict[str, Any]) -> list[dict[str, 
         for k, v in params.items()
     }
     keys = list(axes)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())] or [{}]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes.values())] or [
+        {}
+    ]
 
 
 def _parse_budgets(raw: Sequence[Any], key: str) -> list[Budget]:

@@ -118,8 +118,12 @@ def train(
             out.seconds = pause_start - start - paused
             if evaluate is not None:
                 auc, logloss = evaluate()
-                point = {"samples": out.samples, "seconds": out.seconds, "auc": auc,
-                         "logloss": logloss}
+                point = {
+                    "samples": out.samples,
+                    "seconds": out.seconds,
+                    "auc": auc,
+                    "logloss": logloss,
+                }
                 out.curve.append(point)
                 if on_eval is not None and on_eval(point):
                     out.stopped_at_target = True

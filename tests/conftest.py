@@ -29,8 +29,15 @@ TINY_SUITE: dict[str, Any] = {
         },
     },
     "model": {"dim": 8, "bottom_mlp": [16], "top_mlp": [16]},
-    "train": {"optimizer": "sgd", "lr": 0.1, "batch_size": 512, "samples": 8192,
-              "eval_every": 4096, "target_auc": 0.55, "warmup_steps": 2},
+    "train": {
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "batch_size": 512,
+        "samples": 8192,
+        "eval_every": 4096,
+        "target_auc": 0.55,
+        "warmup_steps": 2,
+    },
     "inference": {"batch_sizes": [512], "batches": 2},
     "methods": ["full", "hashing"],
     "budgets": ["4x"],
@@ -61,8 +68,9 @@ def write_plugin(plugins_dir: Path) -> Callable[[str, str], Path]:
 def write_suite(tmp_path: Path) -> Callable[..., Path]:
     """Write TINY_SUITE with top-level or dotted-key overrides (``{"train.lr": 0.5}``)."""
 
-    def write(overrides: dict[str, Any] | None = None, *, text: str | None = None,
-              name: str = "tiny.yaml") -> Path:
+    def write(
+        overrides: dict[str, Any] | None = None, *, text: str | None = None, name: str = "tiny.yaml"
+    ) -> Path:
         path = tmp_path / name
         if text is not None:
             path.write_text(textwrap.dedent(text))

@@ -64,13 +64,16 @@ def test_plugin_that_fails_to_import_is_reported_and_others_load(write_plugin, h
 
 
 def test_registering_a_non_method_is_reported_by_plugin_name(write_plugin, host_with):
-    write_plugin("wrong", """
+    write_plugin(
+        "wrong",
+        """
         from benchsuite.hookspecs import hookimpl
 
         @hookimpl
         def benchsuite_register_methods():
             return [object]
-    """)
+    """,
+    )
     host = host_with()
     [failure] = host.failures
     assert failure.plugin == "wrong"
@@ -78,7 +81,9 @@ def test_registering_a_non_method_is_reported_by_plugin_name(write_plugin, host_
 
 
 def test_method_without_build_or_summary_breaks_the_contract(write_plugin, host_with):
-    write_plugin("lazy", """
+    write_plugin(
+        "lazy",
+        """
         from benchsuite.api import Method
         from benchsuite.hookspecs import hookimpl
 
@@ -94,20 +99,24 @@ def test_method_without_build_or_summary_breaks_the_contract(write_plugin, host_
         @hookimpl
         def benchsuite_register_methods():
             return [NoBuild, NoSummary]
-    """)
+    """,
+    )
     reasons = sorted(f.reason for f in host_with().failures)
     assert any("does not implement `build`" in r for r in reasons)
     assert any("needs a one-line `summary`" in r for r in reasons)
 
 
 def test_hook_that_raises_is_isolated(write_plugin, host_with):
-    write_plugin("raiser", """
+    write_plugin(
+        "raiser",
+        """
         from benchsuite.hookspecs import hookimpl
 
         @hookimpl
         def benchsuite_register_datasets():
             raise RuntimeError("boom")
-    """)
+    """,
+    )
     host = host_with()
     assert [f.plugin for f in host.failures] == ["raiser"]
     assert "RuntimeError: boom" in host.failures[0].reason
@@ -122,25 +131,31 @@ def test_duplicate_method_name_is_refused(write_plugin, host_with):
 
 
 def test_unknown_hook_name_is_reported(write_plugin, host_with):
-    write_plugin("typo", """
+    write_plugin(
+        "typo",
+        """
         from benchsuite.hookspecs import hookimpl
 
         @hookimpl
         def benchsuite_register_method():
             return []
-    """)
+    """,
+    )
     [failure] = host_with().failures
     assert "unknown hook" in failure.reason and "benchsuite_register_method" in failure.reason
 
 
 def test_event_hook_failure_is_a_warning_not_an_error(write_plugin, host_with):
-    write_plugin("noisy", """
+    write_plugin(
+        "noisy",
+        """
         from benchsuite.hookspecs import hookimpl
 
         @hookimpl
         def benchsuite_cell_start(cell, config):
             raise ValueError("logger down")
-    """)
+    """,
+    )
     host = host_with()
     with pytest.warns(RuntimeWarning, match="logger down"):
         problems = host.notify("benchsuite_cell_start", cell=None, config={})
@@ -157,10 +172,15 @@ def test_plugins_command_lists_source_version_and_hooks(write_plugin, plugins_di
     assert "broken" in out and "missing dependency foo" in out
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("methods", "hashing"), ("datasets", "synthetic"), ("hardware", "cpu"),
-    ("suites", "quickstart"),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("methods", "hashing"),
+        ("datasets", "synthetic"),
+        ("hardware", "cpu"),
+        ("suites", "quickstart"),
+    ],
+)
 def test_list_prints_one_line_per_registered_item(kind, expected, capsys):
     assert main(["list", kind]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

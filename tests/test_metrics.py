@@ -19,7 +19,9 @@ def test_auc_matches_sklearn_on_random_scores():
 def test_auc_averages_ties_like_sklearn():
     g = torch.Generator().manual_seed(1)
     y = (torch.rand(4000, generator=g) < 0.4).float()
-    s = torch.randint(0, 5, (4000,), generator=g).float() + y * (torch.rand(4000, generator=g) < 0.5)
+    s = torch.randint(0, 5, (4000,), generator=g).float() + y * (
+        torch.rand(4000, generator=g) < 0.5
+    )
     assert roc_auc(y, s) == pytest.approx(roc_auc_score(y.numpy(), s.numpy()), abs=1e-12)
 
 
@@ -36,4 +38,6 @@ def test_log_loss_matches_sklearn():
     g = torch.Generator().manual_seed(2)
     y = (torch.rand(1000, generator=g) < 0.25).float()
     p = torch.rand(1000, generator=g).clamp(0.01, 0.99)
-    assert log_loss(y, p) == pytest.approx(sk_log_loss(y.double().numpy(), p.double().numpy()), rel=1e-9)
+    assert log_loss(y, p) == pytest.approx(
+        sk_log_loss(y.double().numpy(), p.double().numpy()), rel=1e-9
+    )

@@ -99,8 +99,10 @@ def test_unreachable_target_is_not_reached(write_suite, tmp_path):
 
 def test_stop_at_target_ends_training_early(write_suite, tmp_path):
     out = tmp_path / "out"
-    _run(write_suite({"train.target_auc": 0.51, "train.stop_at_target": True,
-                      "methods": ["full"]}), out)
+    _run(
+        write_suite({"train.target_auc": 0.51, "train.stop_at_target": True, "methods": ["full"]}),
+        out,
+    )
     m = _records(out)["full@1x#0"]["metrics"]
     assert m["train_samples"] == m["samples_to_target"] == 4096
 
@@ -129,8 +131,9 @@ def test_changed_configuration_reruns_the_cell(write_suite, tmp_path):
     assert _records(out)["full@1x#0"]["config"]["train"]["lr"] == 0.05
 
 
-def test_failing_cell_is_recorded_and_the_suite_goes_on(write_suite, write_plugin, plugins_dir,
-                                                         tmp_path, capsys):
+def test_failing_cell_is_recorded_and_the_suite_goes_on(
+    write_suite, write_plugin, plugins_dir, tmp_path, capsys
+):
     write_plugin("bad_methods", BAD_METHODS)
     out = tmp_path / "out"
     suite = write_suite({"methods": ["crashing", "hashing"]})

@@ -20,8 +20,14 @@ def test_valid_suite_expands_to_cells(write_suite, builtin_host):
     suite = load_suite(write_suite({"budgets": ["4x", "16x"], "seeds": [0, 1]}), builtin_host)
     keys = [c.key for c in suite.cells()]
     # the baseline runs once per seed at 1x; the compressed method at every budget
-    assert keys == ["full@1x#0", "full@1x#1", "hashing@4x#0", "hashing@4x#1",
-                    "hashing@16x#0", "hashing@16x#1"]
+    assert keys == [
+        "full@1x#0",
+        "full@1x#1",
+        "hashing@4x#0",
+        "hashing@4x#1",
+        "hashing@16x#0",
+        "hashing@16x#1",
+    ]
 
 
 def test_parameter_lists_are_grid_axes(write_suite, builtin_host):
@@ -31,8 +37,9 @@ def test_parameter_lists_are_grid_axes(write_suite, builtin_host):
 
 
 def test_cli_overrides_replace_methods_budgets_and_seeds(write_suite, builtin_host):
-    suite = load_suite(write_suite(), builtin_host, methods="hashing[seed=3]", budgets="2x,100KB",
-                       seeds="5")
+    suite = load_suite(
+        write_suite(), builtin_host, methods="hashing[seed=3]", budgets="2x,100KB", seeds="5"
+    )
     assert [c.key for c in suite.cells()] == ["hashing[seed=3]@2x#5", "hashing[seed=3]@100KB#5"]
 
 
@@ -76,10 +83,15 @@ def test_bad_dataset_parameter(write_suite, builtin_host):
     assert "dataset.params" in message and "scale" in message
 
 
-@pytest.mark.parametrize("budget, fragment", [
-    ("fast", "is not a ratio"), ("0x", "must be positive"), ("0.5x", "below 1x"),
-    ("10parsecs", "unknown unit"),
-])
+@pytest.mark.parametrize(
+    "budget, fragment",
+    [
+        ("fast", "is not a ratio"),
+        ("0x", "must be positive"),
+        ("0.5x", "below 1x"),
+        ("10parsecs", "unknown unit"),
+    ],
+)
 def test_malformed_budget(write_suite, builtin_host, budget, fragment):
     message = _error(write_suite({"budgets": [budget]}), builtin_host)
     assert "budgets" in message and fragment in message
@@ -125,8 +137,10 @@ def test_cli_rejects_bad_override_with_exit_code_2(write_suite, capsys):
     assert "--seeds" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text, size", [("100MB", 100 * 10**6), ("2GiB", 2 * 2**30),
-                                        ("512KiB", 512 * 1024), ("1.5GB", 1_500_000_000)])
+@pytest.mark.parametrize(
+    "text, size",
+    [("100MB", 100 * 10**6), ("2GiB", 2 * 2**30), ("512KiB", 512 * 1024), ("1.5GB", 1_500_000_000)],
+)
 def test_size_budgets(text, size):
     assert Budget.parse(text).bytes_for(10**12) == size
 

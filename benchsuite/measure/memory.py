@@ -16,10 +16,7 @@ def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
     """Bytes of the distinct storages behind ``tensors``."""
     seen: dict[tuple[str, int], int] = {}
     for t in tensors:
-        if t.is_sparse:
-            parts = [t._indices(), t._values()]
-        else:
-            parts = [t]
+        parts = [t._indices(), t._values()] if t.is_sparse else [t]
         for p in parts:
             storage = p.untyped_storage()
             seen[(str(p.device), storage.data_ptr())] = storage.nbytes()
@@ -34,5 +31,8 @@ def module_bytes(module: nn.Module) -> int:
 def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
     """Bytes of the optimizer's per-parameter state (Adagrad's sums, momentum buffers)."""
     return storage_bytes(
-        v for state in optimizer.state.values() for v in state.values() if isinstance(v, torch.Tensor)
+        v
+        for state in optimizer.state.values()
+        for v in state.values()
+        if isinstance(v, torch.Tensor)
     )

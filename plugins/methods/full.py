@@ -1,4 +1,4 @@
-"""``full``: one uncompressed fp32 table per feature, the baseline every ratio is measured against."""
+"""``full``: one uncompressed fp32 table per feature, the baseline of every compression ratio."""
 
 from __future__ import annotations
 
@@ -44,4 +44,3 @@ class Full(Method):
 @hookimpl
 def benchsuite_register_methods() -> list[type[Method]]:
     return [Full]
-

@@ -31,8 +31,14 @@ class HashedTables(nn.Module):
     """Universal hashing of each feature's ids into its own (smaller) table."""
 
     def __init__(
-        self, tables: Sequence[TableSpec], rows: Sequence[int], dim: int, *,
-        prime: int, sparse: bool, generator: torch.Generator,
+        self,
+        tables: Sequence[TableSpec],
+        rows: Sequence[int],
+        dim: int,
+        *,
+        prime: int,
+        sparse: bool,
+        generator: torch.Generator,
     ) -> None:
         super().__init__()
         n = torch.tensor([t.rows for t in tables], dtype=torch.int64)
@@ -54,12 +60,16 @@ class HashedTables(nn.Module):
 
 class Hashing(Method):
     name = "hashing"
-    summary = "Hashing trick: universal hash of ids into smaller tables (Weinberger et al., ICML'09)"
+    summary = (
+        "Hashing trick: universal hash of ids into smaller tables (Weinberger et al., ICML'09)"
+    )
     defaults = {"seed": None, "allocation": "cap", "prime": 2_147_483_647, "sparse": True}
 
     def validate(self) -> None:
         p = self.params
-        if p["seed"] is not None and (not isinstance(p["seed"], int) or isinstance(p["seed"], bool)):
+        if p["seed"] is not None and (
+            not isinstance(p["seed"], int) or isinstance(p["seed"], bool)
+        ):
             raise ParamError(f"hashing: 'seed' must be an integer or null, got {p['seed']!r}")
         if p["allocation"] not in ("cap", "proportional"):
             raise ParamError(
@@ -89,7 +99,9 @@ class Hashing(Method):
             rows = proportional_allocation(sizes, total_rows)
         h_seed = seed if self.params["seed"] is None else self.params["seed"]
         return HashedTables(
-            tables, rows, dim,
+            tables,
+            rows,
+            dim,
             prime=self.params["prime"],
             sparse=self.params["sparse"],
             generator=torch.Generator().manual_seed(h_seed),
