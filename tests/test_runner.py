@@ -210,3 +210,38 @@ def test_adagrad_state_is_counted(write_suite, tmp_path, optimizer):
         assert m["optimizer_state_bytes"] >= m["embedding_bytes"]
     else:
         assert m["optimizer_state_bytes"] == 0
+
+
+def test_event_hooks_see_start_each_evaluation_and_end(
+    write_suite, write_plugin, plugins_dir, tmp_path
+):
+    write_plugin(
+        "logger",
+        """
+        import json, pathlib
+        LOG = pathlib.Path(__file__).parent / "events.jsonl"
+
+        from benchsuite.hookspecs import hookimpl
+
+        def _log(**event):
+            with LOG.open("a") as f:
+                f.write(json.dumps(event) + "\\n")
+
+        @hookimpl
+        def benchsuite_cell_start(cell, config):
+            _log(event="start", key=cell.key, lr=config["train"]["lr"])
+
+        @hookimpl
+        def benchsuite_evaluation(cell, point):
+            _log(event="eval", key=cell.key, samples=point["samples"])
+
+        @hookimpl
+        def benchsuite_cell_end(cell, record):
+            _log(event="end", key=cell.key, status=record["status"])
+    """,
+    )
+    _run(write_suite({"methods": ["full"]}), tmp_path / "out", "--plugins-dir", str(plugins_dir))
+    events = [json.loads(line) for line in (plugins_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["start", "eval", "eval", "end"]
+    assert events[0]["lr"] == 0.1 and events[-1]["status"] == "ok"
+    assert [e["samples"] for e in events if e["event"] == "eval"] == [4096, 8192]
