@@ -182,7 +182,11 @@ def _list(args: argparse.Namespace, host: Host) -> int:
             print(f"{name:<16} {describe_suite(path)}")
         return 0
     for name, reg in host.registry[args.kind].items():
-        print(f"{name:<16} {reg.summary}  [{reg.plugin.name}]")
+        note = ""
+        if args.kind == "hardware":
+            ok, why = reg.cls.available()
+            note = "" if ok else f"  (not available here: {why})"
+        print(f"{name:<16} {reg.summary}  [{reg.plugin.name}]{note}")
     return 0
 
 
