@@ -53,6 +53,9 @@ class TrainOutcome:
 def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """SGD or Adagrad; both accept the sparse gradients embedding tables may produce."""
     params = list(params)
+    # Explicitly keep torch's default (no invariant checks on the sparse gradients Adagrad
+    # builds); saying so silences a warning printed on every run.
+    torch.sparse.check_sparse_tensor_invariants.disable()
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
     if name == "adagrad":
