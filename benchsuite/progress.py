@@ -29,6 +29,7 @@ class Progress:
         self.live = enabled and self.stream.isatty()
         self.prefix = ""
         self.auc: float | None = None
+        self.total = 0
         self.cell_started = 0.0
 
     def _write(self, text: str, *, final: bool = True) -> None:
@@ -50,22 +51,22 @@ class Progress:
         self._write(f"{self.prefix}: building", final=not self.live)
 
     def training(self, samples: int, total: int, seconds: float) -> None:
-        rate = samples / seconds if seconds > 0 else 0.0
-        eta = (total - samples) / rate if rate > 0 else 0.0
-        auc = f"  val AUC {self.auc:.4f}" if self.auc is not None else ""
-        self._write(
-            f"{self.prefix}: {samples:,}/{total:,} samples{auc}  {rate:,.0f} samples/s  "
-            f"ETA {_duration(eta)}",
-            final=False,
-        )
+        self.total = total
+        self._write(self._status(samples, seconds), final=False)
 
-    def evaluation(self, point: dict[str, Any]) -> None:
-        self.auc = point["auc"]
+    def evaluation(self, point: dict[str, Any], total: int) -> None:
+        self.auc, self.total = point["auc"], total
         if not self.live:
-            self._write(
-                f"{self.prefix}: {point['samples']:,} samples  val AUC {point['auc']:.4f}  "
-                f"logloss {point['logloss']:.4f}"
-            )
+            self._write(self._status(point["samples"], point["seconds"]))
+
+    def _status(self, samples: int, seconds: float) -> str:
+        rate = samples / seconds if seconds > 0 else 0.0
+        eta = (self.total - samples) / rate if rate > 0 else 0.0
+        auc = f"  val AUC {self.auc:.4f}" if self.auc is not None else ""
+        return (
+            f"{self.prefix}: {samples:,}/{self.total:,} samples{auc}  {rate:,.0f} samples/s  "
+            f"ETA {_duration(eta)}"
+        )
 
     def end(self, record: dict[str, Any]) -> None:
         took = _duration(time.perf_counter() - self.cell_started)

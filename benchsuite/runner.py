@@ -282,7 +282,7 @@ def _measure(
 
     def on_eval(point: dict[str, Any]) -> bool:
         suite.host.notify("benchsuite_evaluation", cell=cell, point=point)
-        progress.evaluation(point)
+        progress.evaluation(point, samples)
         reached = target is not None and point["auc"] >= target
         if reached and not metrics["target_reached"]:
             metrics.update(
