@@ -23,11 +23,15 @@ __all__ = [
     "Budget",
     "DataStats",
     "Dataset",
+    "EnergyMeter",
     "HardwareProfile",
     "Infeasible",
     "Method",
     "ParamError",
+    "Plan",
+    "SharedPlan",
     "StatRequest",
+    "TablePlan",
     "TableSpec",
     "full_table_bytes",
 ]
@@ -177,6 +181,48 @@ class DataStats:
 
 
 # ---------------------------------------------------------------------------------------------
+# Budget plans: how a method spends its bytes, per table and shared
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What one feature gets: ``rows`` × ``dim`` stored values for its ``ids`` distinct ids.
+
+    ``bytes`` counts everything kept for this table alone (weights, projections, id maps);
+    ``detail`` says how, e.g. ``"quotient 1250x16 + remainder 8x16, mult"``.
+    """
+
+    table: str
+    ids: int
+    rows: int
+    dim: int
+    bytes: int
+    compressed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SharedPlan:
+    """Memory shared by several tables (a ROBE array, hash constants, offsets)."""
+
+    name: str
+    shape: tuple[int, ...]
+    bytes: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    tables: tuple[TablePlan, ...]
+    shared: tuple[SharedPlan, ...] = ()
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(t.bytes for t in self.tables) + sum(s.bytes for s in self.shared)
+
+
+# ---------------------------------------------------------------------------------------------
 # Plugin base classes
 # ---------------------------------------------------------------------------------------------
 
@@ -258,6 +304,16 @@ class Method(_Parametrised):
         initialisation). Raise :class:`Infeasible` when the budget cannot be met.
         """
         raise NotImplementedError
+
+    def plan(
+        self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats
+    ) -> Plan | None:
+        """How :meth:`build` would spend ``budget``, computed without allocating the module.
+
+        ``benchsuite methods show`` prints it; the conformance kit checks that its total equals
+        the bytes of the module :meth:`build` returns. Return None when there is no plan.
+        """
+        return None
 
     def min_bytes(self, tables: Sequence[TableSpec], dim: int) -> int:
         """The smallest budget this method can meet, checked before any training starts."""
@@ -357,6 +413,3 @@ class EnergyMeter:
     def stop(self) -> dict[str, Any]:
         """Close the window: ``{"joules", "method", …}`` or ``{"unmeasured": reason}``."""
         return {"unmeasured": "no energy meter for this hardware profile"}
-
-
-__all__ += ["EnergyMeter"]

@@ -14,6 +14,21 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def check_ids(ids: torch.Tensor, cardinalities: torch.Tensor) -> None:
+    """Raise IndexError naming the feature and the id when an id is outside ``[0, n_f)``.
+
+    Methods that hash or divide ids would otherwise wrap a bad id silently into some row.
+    """
+    bad = (ids < 0) | (ids >= cardinalities)
+    if bool(bad.any()):
+        row, feature = (int(i) for i in bad.nonzero()[0])
+        n = int(cardinalities[feature])
+        raise IndexError(
+            f"id {int(ids[row, feature])} of feature {feature} is out of range: "
+            f"its table has {n} ids (valid: 0..{n - 1})"
+        )
+
+
 class ConcatenatedTables(nn.Module):
     """Per-feature tables of ``rows[f]`` rows, back to back in one ``[sum(rows), dim]`` weight.
 
@@ -35,6 +50,7 @@ class ConcatenatedTables(nn.Module):
         sizes = torch.tensor(list(rows), dtype=torch.int64)
         offsets = torch.cumsum(sizes, 0) - sizes
         self.register_buffer("offsets", offsets)
+        self.register_buffer("sizes", sizes)
         self.sparse = sparse
         self.weight = nn.Parameter(torch.empty(int(sizes.sum()), dim))
         with torch.no_grad():
@@ -43,4 +59,5 @@ class ConcatenatedTables(nn.Module):
                 self.weight[start : start + n].uniform_(-bound, bound, generator=generator)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        check_ids(rows, self.sizes)
         return F.embedding(rows + self.offsets, self.weight, sparse=self.sparse)

@@ -23,7 +23,7 @@ def test_module_fits_every_budget():
 
 def test_small_tables_stay_whole_with_identity_map():
     module = _build(FULL // 16)
-    assert module.rows.tolist()[0] == 10 and module.rows.tolist()[3] == 3
+    assert module.tables.sizes.tolist()[0] == 10 and module.tables.sizes.tolist()[3] == 3
     ids = torch.tensor([[7, 0, 0, 2]])
     direct = module.tables.weight[module.tables.offsets + torch.tensor([7, 0, 0, 2])]
     out = module(ids)[0]
@@ -55,3 +55,15 @@ def test_seed_parameter_overrides_cell_seed():
 def test_budget_below_one_row_per_table_is_infeasible():
     with pytest.raises(Infeasible, match="at least one row per table"):
         _build(100)
+
+
+def test_out_of_range_id_is_rejected_naming_the_feature():
+    with pytest.raises(IndexError, match="id 5000 of feature 1 is out of range"):
+        _build(FULL // 16)(torch.tensor([[0, 5000, 0, 0]]))
+
+
+def test_plan_matches_the_built_module_bytes():
+    for ratio in (1, 4, 64):
+        plan = Hashing().plan(TABLES, 8, FULL // ratio, DataStats())
+        assert plan.total_bytes == module_bytes(_build(FULL // ratio))
+        assert [t.compressed for t in plan.tables][0] is False

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from benchsuite.api import DataStats, Method, ParamError, TableSpec
+from benchsuite.api import DataStats, Method, ParamError, Plan, SharedPlan, TablePlan, TableSpec
 from benchsuite.hookspecs import hookimpl
 from benchsuite.layers import ConcatenatedTables
 
@@ -37,8 +37,16 @@ class Full(Method):
             generator=torch.Generator().manual_seed(seed),
         )
 
+    def plan(self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats) -> Plan:
+        per_table = tuple(
+            TablePlan(t.name, t.rows, t.rows, dim, t.rows * dim * 4, compressed=False)
+            for t in tables
+        )
+        offsets = SharedPlan("offsets and row counts", (2, len(tables)), 16 * len(tables), "int64")
+        return Plan(per_table, (offsets,))
+
     def min_bytes(self, tables: Sequence[TableSpec], dim: int) -> int:
-        return sum(t.rows for t in tables) * dim * 4
+        return sum(t.rows for t in tables) * dim * 4 + 16 * len(tables)
 
 
 @hookimpl

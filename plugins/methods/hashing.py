@@ -19,12 +19,23 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from benchsuite.api import DataStats, Infeasible, Method, ParamError, TableSpec
+from benchsuite.api import (
+    DataStats,
+    Infeasible,
+    Method,
+    ParamError,
+    Plan,
+    SharedPlan,
+    TablePlan,
+    TableSpec,
+)
 from benchsuite.hookspecs import hookimpl
-from benchsuite.layers import ConcatenatedTables
+from benchsuite.layers import ConcatenatedTables, check_ids
 
 _BYTES_PER_FLOAT = 4
-_BUFFERS_PER_TABLE = 4  # a, b, rows and offset: int64 each
+_INT64 = 8
+# Per table: a, b and the id count here; offset and row count in ConcatenatedTables.
+_BUFFERS_PER_TABLE = 5
 
 
 class HashedTables(nn.Module):
@@ -42,20 +53,20 @@ class HashedTables(nn.Module):
     ) -> None:
         super().__init__()
         n = torch.tensor([t.rows for t in tables], dtype=torch.int64)
-        m = torch.tensor(list(rows), dtype=torch.int64)
-        whole = m >= n
+        whole = torch.tensor(list(rows), dtype=torch.int64) >= n
         a = torch.randint(1, prime, (len(rows),), generator=generator, dtype=torch.int64)
         b = torch.randint(0, prime, (len(rows),), generator=generator, dtype=torch.int64)
         # Tables kept whole use the identity: ((1·x + 0) mod p) mod n = x for x < n < p.
         self.register_buffer("a", torch.where(whole, torch.ones_like(a), a))
         self.register_buffer("b", torch.where(whole, torch.zeros_like(b), b))
-        self.register_buffer("rows", m)
+        self.register_buffer("cardinalities", n)
         self.prime = prime
         self.tables = ConcatenatedTables(rows, dim, sparse=sparse, generator=generator)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        hashed = torch.remainder(torch.remainder(ids * self.a + self.b, self.prime), self.rows)
-        return self.tables(hashed)
+        check_ids(ids, self.cardinalities)
+        hashed = torch.remainder(ids * self.a + self.b, self.prime)
+        return self.tables(torch.remainder(hashed, self.tables.sizes))
 
 
 class Hashing(Method):
@@ -80,12 +91,11 @@ class Hashing(Method):
         if not isinstance(p["sparse"], bool):
             raise ParamError("hashing: 'sparse' must be true or false")
 
-    def build(
-        self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats, seed: int
-    ) -> nn.Module:
+    def rows(self, tables: Sequence[TableSpec], dim: int, budget: int) -> list[int]:
+        """Rows per table that fit ``budget`` bytes, buffers included."""
         if max(t.rows for t in tables) >= self.params["prime"]:
-            raise Infeasible(f"hashing: a table has at least prime={self.params['prime']} rows")
-        overhead = _BUFFERS_PER_TABLE * 8 * len(tables)
+            raise Infeasible(f"hashing: a table has at least prime={self.params['prime']} ids")
+        overhead = _BUFFERS_PER_TABLE * _INT64 * len(tables)
         total_rows = (budget - overhead) // (dim * _BYTES_PER_FLOAT)
         if total_rows < len(tables):
             raise Infeasible(
@@ -94,21 +104,45 @@ class Hashing(Method):
             )
         sizes = [t.rows for t in tables]
         if self.params["allocation"] == "cap":
-            rows = cap_allocation(sizes, total_rows)
-        else:
-            rows = proportional_allocation(sizes, total_rows)
+            return cap_allocation(sizes, total_rows)
+        return proportional_allocation(sizes, total_rows)
+
+    def build(
+        self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats, seed: int
+    ) -> nn.Module:
         h_seed = seed if self.params["seed"] is None else self.params["seed"]
         return HashedTables(
             tables,
-            rows,
+            self.rows(tables, dim, budget),
             dim,
             prime=self.params["prime"],
             sparse=self.params["sparse"],
             generator=torch.Generator().manual_seed(h_seed),
         )
 
+    def plan(self, tables: Sequence[TableSpec], dim: int, budget: int, stats: DataStats) -> Plan:
+        per_table = [
+            TablePlan(
+                t.name,
+                t.rows,
+                m,
+                dim,
+                m * dim * _BYTES_PER_FLOAT,
+                compressed=m < t.rows,
+                detail=f"universal hash into {m} rows" if m < t.rows else "whole (identity)",
+            )
+            for t, m in zip(tables, self.rows(tables, dim, budget), strict=True)
+        ]
+        constants = SharedPlan(
+            "hash constants, id counts, offsets, row counts",
+            (_BUFFERS_PER_TABLE, len(tables)),
+            _BUFFERS_PER_TABLE * _INT64 * len(tables),
+            "int64",
+        )
+        return Plan(tuple(per_table), (constants,))
+
     def min_bytes(self, tables: Sequence[TableSpec], dim: int) -> int:
-        return len(tables) * (dim * _BYTES_PER_FLOAT + _BUFFERS_PER_TABLE * 8)
+        return len(tables) * (dim * _BYTES_PER_FLOAT + _BUFFERS_PER_TABLE * _INT64)
 
 
 def cap_allocation(sizes: Sequence[int], total: int) -> list[int]:
