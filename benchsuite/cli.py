@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchsuite import __version__, results
-from benchsuite.api import BenchsuiteError
+from benchsuite.api import BenchsuiteError, Budget, Method
 from benchsuite.host import Host
 from benchsuite.progress import Progress
 
@@ -70,6 +70,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--format", choices=FORMATS, default="md")
 
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="run the conformance kit on methods",
+        description="Build each method on small tables at several budgets and check the "
+        "contract: shapes, gradients, determinism, bytes within budget, nothing hidden, "
+        "out-of-range ids rejected, state_dict round trip, devices. Exit 1 on any failure.",
+    )
+    check.add_argument(
+        "methods",
+        nargs="+",
+        metavar="METHOD",
+        help="a method, optionally with parameters: 'qr[operation=add]'",
+    )
+    check.add_argument(
+        "--budgets",
+        metavar="LIST",
+        default="4x,16x,64x",
+        help="budgets to check at (default: 4x,16x,64x)",
+    )
+
+    methods = sub.add_parser("methods", parents=[common], help="inspect methods")
+    methods_sub = methods.add_subparsers(dest="methods_command", metavar="ACTION", required=True)
+    show = methods_sub.add_parser(
+        "show",
+        parents=[common],
+        help="how a method spends a budget on a suite's tables",
+        description="Print, without training, how METHOD spends BUDGET on the tables of a "
+        "suite's dataset: per table rows x dim, shared memory, total bytes, compression ratio.",
+    )
+    show.add_argument("method", metavar="METHOD", help="a method, e.g. 'hashing[seed=3]'")
+    show.add_argument("--suite", required=True, help="a registered suite name or a YAML path")
+    show.add_argument("--budget", required=True, help="a ratio (16x) or a size (100MB)")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+
     sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
 
     lister = sub.add_parser("list", parents=[common], help="list registered plugins of a kind")
@@ -81,9 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         host = Host(getattr(args, "plugins_dir", None))
-        handler = {"run": _run, "leaderboard": _leaderboard, "plugins": _plugins, "list": _list}[
-            args.command
-        ]
+        handler = {
+            "run": _run,
+            "leaderboard": _leaderboard,
+            "plugins": _plugins,
+            "list": _list,
+            "check": _check,
+            "methods": _methods,
+        }[args.command]
         return handler(args, host)
     except BenchsuiteError as exc:
         print(f"benchsuite: error: {exc}", file=sys.stderr)
@@ -155,6 +195,51 @@ def _leaderboard(args: argparse.Namespace, host: Host) -> int:
 
     suite = load_suite(args.suite, host)
     print(_board_text(args.out or default_out_dir(suite), suite.name, args.format))
+    return 0
+
+
+def _method(spec: str, host: Host) -> Method:
+    from benchsuite.params import parse_method
+
+    name, params = parse_method(spec)
+    return host.get("methods", name).cls(**params)
+
+
+def _check(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.testing import check_method, summary_lines
+
+    _report_failures(host)
+    budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
+    for b in budgets:
+        Budget.parse(b)
+    methods = [_method(spec, host) for spec in args.methods]
+    failures = 0
+    for method in methods:
+        print(method.label())
+        results = check_method(method, budgets=budgets)
+        for line in summary_lines(results):
+            print("  " + line)
+        failures += sum(not r.passed for r in results)
+    print(f"{failures} check(s) failed" if failures else "all checks passed")
+    return 1 if failures else 0
+
+
+def _methods(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.report.budget import budget_report, render_budget
+    from benchsuite.stats import compute_stats
+    from benchsuite.suite import load_suite
+
+    suite = load_suite(args.suite, host)
+    method = _method(args.method, host)
+    spec = suite.config["dataset"]
+    dataset = host.get("datasets", spec["name"]).cls(**spec["params"])
+    stats = compute_stats(dataset, method.needs)
+    report = budget_report(
+        method, dataset.tables, suite.config["model"]["dim"], Budget.parse(args.budget), stats
+    )
+    report["suite"] = suite.name
+    report["dataset"] = {"name": dataset.name, "fingerprint": dataset.fingerprint()}
+    print(render_budget(report, args.format))
     return 0
 
 

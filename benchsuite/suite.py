@@ -392,7 +392,10 @@ def _parse_budgets(raw: Sequence[Any], key: str) -> list[Budget]:
 
 def _check_feasible(method: Method, budget: Budget, tables: Any, dim: int, full: int, key: str):
     limit = budget.bytes_for(full)
-    smallest = method.min_bytes(tables, dim)
+    try:
+        smallest = method.min_bytes(tables, dim)
+    except BenchsuiteError as exc:  # e.g. a parameter that does not fit this dimension
+        raise SuiteError(f"{key}: {exc}") from None
     if limit < smallest:
         raise SuiteError(
             f"{key}: budget {budget.label} allows {limit:,} bytes of embedding, but "
