@@ -66,4 +66,4 @@ def test_plan_matches_the_built_module_bytes():
     for ratio in (1, 4, 64):
         plan = Hashing().plan(TABLES, 8, FULL // ratio, DataStats())
         assert plan.total_bytes == module_bytes(_build(FULL // ratio))
-        assert [t.compressed for t in plan.tables][0] is False
+        assert plan.tables[0].compressed is False
