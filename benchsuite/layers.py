@@ -19,8 +19,9 @@ def check_ids(ids: torch.Tensor, cardinalities: torch.Tensor) -> None:
 
     Methods that hash or divide ids would otherwise wrap a bad id silently into some row.
     """
-    bad = (ids < 0) | (ids >= cardinalities)
-    if bool(bad.any()):
+    lo, hi = torch.aminmax(ids, dim=0)  # one pass over the batch; the rest is per feature
+    if bool(((lo < 0) | (hi >= cardinalities)).any()):
+        bad = (ids < 0) | (ids >= cardinalities)
         row, feature = (int(i) for i in bad.nonzero()[0])
         n = int(cardinalities[feature])
         raise IndexError(
@@ -60,4 +61,9 @@ class ConcatenatedTables(nn.Module):
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         check_ids(rows, self.sizes)
-        return F.embedding(rows + self.offsets, self.weight, sparse=self.sparse)
+        return self.lookup(rows)
+
+    def lookup(self, rows: torch.Tensor, *, reuse: bool = False) -> torch.Tensor:
+        """Look up rows known to be in range; ``reuse=True`` lets it overwrite ``rows``."""
+        rows = rows.add_(self.offsets) if reuse else rows + self.offsets
+        return F.embedding(rows, self.weight, sparse=self.sparse)

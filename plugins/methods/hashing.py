@@ -65,8 +65,9 @@ class HashedTables(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         check_ids(ids, self.cardinalities)
-        hashed = torch.remainder(ids * self.a + self.b, self.prime)
-        return self.tables(torch.remainder(hashed, self.tables.sizes))
+        hashed = ids * self.a  # a fresh tensor, so the rest can work in place
+        hashed.add_(self.b).remainder_(self.prime).remainder_(self.tables.sizes)
+        return self.tables.lookup(hashed, reuse=True)
 
 
 class Hashing(Method):
