@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from benchsuite.api import Budget, full_table_bytes
+from benchsuite.api import Budget, Infeasible, full_table_bytes
 from benchsuite.host import Host
 from benchsuite.stats import compute_stats
 
@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         method = host.get("methods", name).cls()
         stats = compute_stats(dataset, method.needs)
         limit = full_table_bytes(tables, args.dim) if not method.compresses else budget
-        modules[name] = method.build(tables, args.dim, limit, stats, 0).to(device)
+        try:
+            modules[name] = method.build(tables, args.dim, limit, stats, 0).to(device)
+        except Infeasible as exc:
+            print(f"{name}: infeasible at {args.budget}: {exc}")
     modules["EmbeddingBag×26 (reference)"] = EmbeddingBags([t.rows for t in tables], args.dim).to(
         device
     )
