@@ -62,8 +62,8 @@ def test_wrong_type_names_key_and_expectation(write_suite, builtin_host):
 
 
 def test_unknown_method_lists_available(write_suite, builtin_host):
-    message = _error(write_suite({"methods": ["full", "robe"]}), builtin_host)
-    assert "methods[1]" in message and "unknown method 'robe'" in message
+    message = _error(write_suite({"methods": ["full", "nosuch"]}), builtin_host)
+    assert "methods[1]" in message and "unknown method 'nosuch'" in message
     assert "hashing" in message
 
 
