@@ -147,3 +147,22 @@ def test_size_budgets(text, size):
 
 def test_ratio_budget_divides_full_bytes():
     assert Budget.parse("16x").bytes_for(1600) == 100
+
+
+@pytest.mark.parametrize(
+    "spec, fragments",
+    [
+        ("robe[block=0]", ["robe", "'block'"]),
+        ("robe[block=3]", ["robe", "'block'", "divide", "allowed: 1, 2, 4, 8"]),
+        ("qr[operation=foo]", ["qr", "'operation'", "mult, add, concat", "'foo'"]),
+        ("md[alpha=2.0]", ["md", "'alpha'"]),
+        ("hashing[allocation=greedy]", ["hashing", "'allocation'", "cap", "proportional"]),
+    ],
+)
+def test_bad_method_parameters_fail_validation_naming_method_and_allowed_values(
+    write_suite, builtin_host, spec, fragments
+):
+    message = _error(write_suite({"methods": [spec]}), builtin_host)
+    assert "methods[0]" in message
+    for fragment in fragments:
+        assert fragment in message
