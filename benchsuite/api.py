@@ -17,7 +17,10 @@ from torch import nn
 
 __all__ = [
     "FREQUENCIES",
+    "NO_SIGNATURE",
+    "PRETRAINED",
     "SAMPLE",
+    "SIGNATURES",
     "Batch",
     "BenchsuiteError",
     "Budget",
@@ -147,15 +150,26 @@ class Budget:
 
 FREQUENCIES = "frequencies"
 SAMPLE = "sample"
+SIGNATURES = "signatures"
+PRETRAINED = "pretrained"
+#: The signature value of an id that occurs in no sampled row (it has no context to hash).
+NO_SIGNATURE = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class StatRequest:
     """A statistic of the training split that a method needs before :meth:`Method.build`.
 
-    ``kind`` is ``"frequencies"`` (per-feature id counts over the training split) or
-    ``"sample"`` (a reproducible uniform sample of training rows; ``params={"rows": N}``).
-    Further kinds are added by the host as methods need them; unknown kinds are a plugin error.
+    Kinds and their parameters:
+
+    - ``"frequencies"``: per-feature id counts over the training split;
+    - ``"sample"``: a reproducible uniform sample of training rows (``rows``, default 100,000);
+    - ``"signatures"``: per-id MinHash signatures of the sampled rows each id occurs in
+      (``rows``: sampled rows, default 100,000; ``hashes``: signature length, default 16);
+    - ``"pretrained"``: low-dimensional id embeddings from a short training run of DLRM with
+      full tables (``dim``, default 8; ``samples``, default 200,000 training rows).
+
+    Unknown kinds are a plugin error.
     """
 
     kind: str
@@ -170,13 +184,23 @@ class StatRequest:
 class DataStats:
     """The statistics the host computed for a method, as requested by ``Method.needs``.
 
-    ``frequencies[f]`` is an int64 tensor ``[rows_f]`` of id counts of feature ``f``;
-    ``sample`` is a :class:`Batch` of training rows. Fields not requested are ``None``.
-    ``cost`` records what computing them took (seconds, bytes), for the result record.
+    - ``frequencies[f]``: int64 ``[rows_f]``, id counts of feature ``f``;
+    - ``sample``: a :class:`Batch` of training rows;
+    - ``signatures[f]``: int32 ``[rows_f, hashes]``, the MinHash values (in ``[0, 2**31 - 1)``)
+      of the set of sampled rows each id of feature ``f`` occurs in; ids that occur in no
+      sampled row hold :data:`NO_SIGNATURE` in every column. Two ids' columns agree with
+      probability equal to the Jaccard similarity of their row sets;
+    - ``embeddings[f]``: float32 ``[rows_f, dim]``, the pre-trained embedding of each id (ids
+      never seen in pre-training keep their random initialisation; ``frequencies`` tells which).
+
+    Fields not requested are ``None``. ``cost`` records what computing them took (seconds,
+    bytes, and whether they came from the cache), for the result record.
     """
 
     frequencies: list[torch.Tensor] | None = None
     sample: Batch | None = None
+    signatures: list[torch.Tensor] | None = None
+    embeddings: list[torch.Tensor] | None = None
     cost: dict[str, float] = field(default_factory=dict)
 
 

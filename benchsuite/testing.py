@@ -15,7 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchsuite.api import Budget, DataStats, Infeasible, Method, TableSpec, full_table_bytes
+from benchsuite.api import (
+    NO_SIGNATURE,
+    Budget,
+    DataStats,
+    Infeasible,
+    Method,
+    TableSpec,
+    full_table_bytes,
+)
 from benchsuite.measure.memory import module_bytes
 
 __all__ = ["CHECK_TABLES", "CheckResult", "assert_conforms", "check_method", "summary_lines"]
@@ -110,15 +118,31 @@ def assert_conforms(method: Method, **kwargs) -> None:
     assert not failed, "conformance checks failed:\n" + "\n".join(failed)
 
 
-def synthetic_stats(tables: Sequence[TableSpec], seed: int = 0) -> DataStats:
-    """Power-law id frequencies for methods that need them (the checks use no real data)."""
+def synthetic_stats(
+    tables: Sequence[TableSpec], seed: int = 0, *, hashes: int = 16, dim: int = 8
+) -> DataStats:
+    """Statistics of every kind for the checks, which use no real data.
+
+    Power-law id frequencies; ids in latent groups of about 20, so that signatures (a group's
+    shared columns plus per-id noise) and pre-trained embeddings (a group centre plus noise)
+    carry structure; ids with a zero count have no signature, as unsampled ids would not.
+    """
     rng = np.random.default_rng(seed)
-    freqs = []
+    freqs, sigs, embs = [], [], []
     for t in tables:
         ranks = np.arange(1, t.rows + 1, dtype=np.float64)
-        counts = np.floor(1e6 / ranks**1.1).astype(np.int64)
-        freqs.append(torch.from_numpy(rng.permutation(counts)))
-    return DataStats(frequencies=freqs)
+        counts = rng.permutation(np.floor(1e6 / ranks**1.6).astype(np.int64))
+        groups = rng.integers(0, max(1, t.rows // 20), t.rows)
+        group_sig = rng.integers(0, NO_SIGNATURE, (groups.max() + 1, hashes))
+        own = rng.integers(0, NO_SIGNATURE, (t.rows, hashes))
+        sig = np.where(rng.random((t.rows, hashes)) < 0.7, group_sig[groups], own)
+        sig[counts == 0] = NO_SIGNATURE
+        centre = rng.normal(0, 1, (groups.max() + 1, dim))
+        emb = centre[groups] + 0.1 * rng.normal(0, 1, (t.rows, dim))
+        freqs.append(torch.from_numpy(counts))
+        sigs.append(torch.from_numpy(sig.astype(np.int32)))
+        embs.append(torch.from_numpy(emb.astype(np.float32)))
+    return DataStats(frequencies=freqs, signatures=sigs, embeddings=embs)
 
 
 # -- the checks ----------------------------------------------------------------------------------
