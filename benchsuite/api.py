@@ -360,6 +360,9 @@ class Dataset(_Parametrised):
     """
 
     splits: ClassVar[tuple[str, ...]] = ("train", "validation", "test")
+    #: The statistics kinds (``StatRequest.kind``) the host may compute from this dataset; a
+    #: suite pairing it with a method that needs another fails validation.
+    provides: ClassVar[tuple[str, ...]] = ("frequencies", "sample", "signatures", "pretrained")
 
     @property
     def num_dense(self) -> int:

@@ -79,6 +79,13 @@ class Progress:
         else:
             self._write(f"{self.prefix}: {record['status']}: {record['error']}  {took}")
 
+    def note(self, message: str) -> None:
+        """Transient status (the statistics pass): in place on a terminal, else every 10 s."""
+        now = time.perf_counter()
+        if self.live or now - getattr(self, "_last_note", 0.0) > 10:
+            self._last_note = now
+            self._write(f"{self.prefix}: {message}", final=not self.live)
+
     def warn(self, message: str) -> None:
         """Warnings are printed even when progress is off: they change what the user gets."""
         lead = "\n" if self.live else ""

@@ -34,7 +34,7 @@ from benchsuite.host import Host
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
 from benchsuite.progress import Progress
-from benchsuite.stats import compute_stats
+from benchsuite.stats import StatsCache, compute_stats
 from benchsuite.suite import Cell, Suite
 from benchsuite.training import (
     Diverged,
@@ -245,7 +245,7 @@ def _measure(
     device = profile.device
     tables, dim = dataset.tables, cfg_model["dim"]
 
-    stats = _stats_for(method, dataset, stats_cache)
+    stats = _stats_for(method, dataset, stats_cache, progress)
     if stats.cost:
         metrics["stats_cost"] = stats.cost
 
@@ -339,12 +339,16 @@ def _measure(
     metrics["peak_memory"] = profile.peak_memory()
 
 
-def _stats_for(method: Any, dataset: Dataset, cache: dict[str, DataStats]) -> DataStats:
+def _stats_for(
+    method: Any, dataset: Dataset, cache: dict[str, DataStats], progress: Progress
+) -> DataStats:
+    """Statistics from this run's memory, else the disk cache, else computed now."""
     if not method.needs:
         return DataStats()
     key = dataset.fingerprint() + "|" + ";".join(sorted(n.key() for n in method.needs))
     if key not in cache:
-        cache[key] = compute_stats(dataset, method.needs)
+        disk = StatsCache(warn=progress.warn)
+        cache[key] = compute_stats(dataset, method.needs, cache=disk, notify=progress.note)
     return cache[key]
 
 

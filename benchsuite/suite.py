@@ -290,6 +290,7 @@ def build_suite(
                 method = cls(**variant)
             except BenchsuiteError as exc:
                 raise SuiteError(f"{key}.params: {exc}") from None
+            _check_needs(method, dataset, key)
             if method.compresses:
                 for budget in entry_budgets:
                     _check_feasible(method, budget, tables, dim, full, key)
@@ -388,6 +389,22 @@ def _parse_budgets(raw: Sequence[Any], key: str) -> list[Budget]:
         except BenchsuiteError as exc:
             raise SuiteError(f"{key}: {exc}") from None
     return out
+
+
+def _check_needs(method: Method, dataset: Any, key: str) -> None:
+    """A statistic that is unknown, badly parametrised or not provided by the dataset."""
+    from benchsuite.stats import normalise
+
+    for request in method.needs:
+        try:
+            normalise(request)
+        except BenchsuiteError as exc:
+            raise SuiteError(f"{key}: {method.label()} needs {exc}") from None
+        if request.kind not in dataset.provides:
+            raise SuiteError(
+                f"{key}: {method.label()} needs the statistic {request.kind!r}, which dataset "
+                f"{dataset.name!r} cannot provide (it provides: {', '.join(dataset.provides)})"
+            )
 
 
 def _check_feasible(method: Method, budget: Budget, tables: Any, dim: int, full: int, key: str):

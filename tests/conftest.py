@@ -97,3 +97,9 @@ def builtin_host() -> Host:
 def host_with(plugins_dir: Path) -> Callable[[], Host]:
     """A host that loads the entry points plus the test's plugin directory."""
     return lambda: Host(plugins_dir)
+
+
+@pytest.fixture(autouse=True)
+def _statistics_cache(tmp_path_factory, monkeypatch):
+    """Keep the statistics cache of every test away from the user's cache folder."""
+    monkeypatch.setenv("BENCHSUITE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "stats"))
