@@ -514,6 +514,9 @@ def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     for batch, value in (metrics.get("inference_samples_per_s") or {}).items():
         row[f"inference_samples_per_s@{batch}"] = value
     row.update(_energy_columns(metrics.get("energy") or {}))
+    stats_cost = metrics.get("stats_cost") or {}
+    row["stats_seconds"] = stats_cost.get("seconds")
+    row["stats_bytes"] = stats_cost.get("bytes")
     return row
 
 

@@ -245,3 +245,14 @@ def test_event_hooks_see_start_each_evaluation_and_end(
     assert [e["event"] for e in events] == ["start", "eval", "eval", "end"]
     assert events[0]["lr"] == 0.1 and events[-1]["status"] == "ok"
     assert [e["samples"] for e in events if e["event"] == "eval"] == [4096, 8192]
+
+
+def test_statistics_cost_is_recorded_and_shown_in_the_leaderboard(write_suite, tmp_path, capsys):
+    out = tmp_path / "out"
+    _run(write_suite({"methods": ["hashing", "md[blocks=2]"], "budgets": ["2x"]}), out)
+    records = _records(out)
+    cost = records["md[blocks=2]@2x#0"]["metrics"]["stats_cost"]
+    assert cost["seconds"] > 0 and cost["bytes"] > 0 and cost["cached"] in (0.0, 1.0)
+    assert "stats_cost" not in records["hashing@2x#0"]["metrics"]
+    board = capsys.readouterr().out
+    assert "statistics s" in board.splitlines()[0]

@@ -41,6 +41,7 @@ MEGABYTES = "embedding MB"
 TRAIN = "train samples/s"
 INFER = "inference samples/s"
 INFER_BATCH = "inference batch"
+STATS = "statistics s"
 
 COLUMNS = (
     "method",
@@ -59,6 +60,7 @@ COLUMNS = (
     TRAIN,
     INFER,
     INFER_BATCH,
+    STATS,
 )
 
 _MISSING = "–"
@@ -147,6 +149,7 @@ def _row(
         TRAIN: _mean(ok["train_samples_per_s"]),
         INFER: throughput,
         INFER_BATCH: None if math.isnan(throughput) else batch,
+        STATS: _mean(runs.get("stats_seconds", pd.Series(dtype="float64"))),
         "_baseline": baseline,
     }
 
@@ -267,6 +270,8 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
             INFER: [_number(v, ",.0f") for v in frame[INFER]],
         }
     )
+    if frame[STATS].notna().any():  # the price of methods' preprocessing, where any paid it
+        shown[STATS] = [_number(v, ",.1f") for v in frame[STATS]]
     batches = frame[INFER_BATCH].dropna().unique()
     if len(batches) == 1:
         shown = shown.rename(columns={INFER: f"{INFER} @{int(batches[0])}"})
