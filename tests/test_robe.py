@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from benchsuite.api import Budget, DataStats, Infeasible, ParamError, TableSpec
+from benchsuite.layers import sparse_gradient
 from benchsuite.measure.memory import module_bytes
 from benchsuite.suite import SuiteError, _check_feasible
 from benchsuite.testing import assert_conforms
-from benchsuite_plugins.methods.robe import PRIME, Robe, robe_layout, sparse_gradient
+from benchsuite_plugins.methods.robe import PRIME, Robe, robe_layout
 
 TABLES = [TableSpec("a", 10), TableSpec("b", 5000), TableSpec("c", 100_000), TableSpec("d", 3)]
 DIM = 8

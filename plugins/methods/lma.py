@@ -135,7 +135,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from benchsuite.api import (
     NO_SIGNATURE,
@@ -151,9 +150,9 @@ from benchsuite.api import (
     TableSpec,
 )
 from benchsuite.hookspecs import hookimpl
-from benchsuite.layers import check_ids
+from benchsuite.layers import GRADIENT_MODES as GRADIENTS
+from benchsuite.layers import check_ids, gather_blocks
 
-GRADIENTS = ("auto", "sparse", "dense")
 #: apd10's prime (``random_numbers[0]``), as the ``robe`` plugin.
 PRIME = 2_038_074_743
 #: Knuth's multiplicative constant: codes are the top bits of ``sig · FIB mod 2^32``.
@@ -170,8 +169,6 @@ _BUFFERS_PER_TABLE = 3  # id count, offset, dense-table offset
 _WORD_DTYPES = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 _NP_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _NP_SIGNED = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
-#: ``gradient: auto`` is dense while |M| <= DENSE_FACTOR x the floats a batch reads.
-DENSE_FACTOR = 16
 
 
 # -- allocation (shared by plan() and build()) ---------------------------------------------------
@@ -367,42 +364,6 @@ def coded_ids(ids: torch.Tensor, freq: torch.Tensor, count: int) -> torch.Tensor
 # -- the module ----------------------------------------------------------------------------------
 
 
-class _BlockGather(torch.autograd.Function):
-    """``out[..., c, :] = M[start[..., c] : start[..., c] + Z]``; backward scatter-adds into M."""
-
-    @staticmethod
-    def forward(ctx, array: torch.Tensor, starts: torch.Tensor, block: int, gradient: str):
-        ctx.save_for_backward(starts)
-        ctx.block, ctx.gradient, ctx.size = block, gradient, array.shape[0]
-        if block == 1:
-            return array.index_select(0, starts.reshape(-1)).view(starts.shape)
-        return F.embedding(starts, array.unfold(0, block, 1)).flatten(-2)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (starts,) = ctx.saved_tensors
-        positions = starts.unsqueeze(-1) + torch.arange(ctx.block, device=starts.device)
-        positions, values = positions.reshape(-1), grad.reshape(-1)
-        if sparse_gradient(ctx.gradient, ctx.size, positions.numel()):
-            grad_array = torch.sparse_coo_tensor(
-                positions.unsqueeze(0),
-                values,
-                (ctx.size,),
-                is_coalesced=False,
-                check_invariants=False,
-            )
-        else:
-            grad_array = values.new_zeros(ctx.size).index_add_(0, positions, values)
-        return grad_array, None, None, None
-
-
-def sparse_gradient(gradient: str, size: int, reads: int) -> bool:
-    """Whether a backward reading ``reads`` floats of an array of ``size`` is sparse."""
-    if gradient == "auto":
-        return size > DENSE_FACTOR * reads
-    return gradient == "sparse"
-
-
 class LmaEmbedding(nn.Module):
     """LMA: blocks of Z read from one shared array at locations hashed from MinHash codes."""
 
@@ -521,7 +482,7 @@ class LmaEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         check_ids(ids, self.cardinalities)
-        return _BlockGather.apply(self.array, self.block_starts(ids), self.block, self.gradient)
+        return gather_blocks(self.array, self.block_starts(ids), self.block, self.gradient)
 
     def extra_repr(self) -> str:
         return (

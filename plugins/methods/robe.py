@@ -73,7 +73,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from benchsuite.api import (
     DataStats,
@@ -86,18 +85,14 @@ from benchsuite.api import (
     TableSpec,
 )
 from benchsuite.hookspecs import hookimpl
-from benchsuite.layers import check_ids
+from benchsuite.layers import GRADIENT_MODES as GRADIENTS
+from benchsuite.layers import check_ids, gather_blocks
 
-GRADIENTS = ("auto", "sparse", "dense")
 #: apd10's prime (``random_numbers[0]``), also Hetu's.
 PRIME = 2_038_074_743
 _FLOAT = 4
 _INT64 = 8
 _INT64_MAX = 2**63 - 1
-#: ``gradient: auto`` is dense while |M| <= DENSE_FACTOR x the floats a batch reads: below that,
-#: zeroing and updating all of M costs less than the optimizer's coalescing of a sparse gradient
-#: (CPU, batch 2048, dim 16, SGD and Adagrad: dense won at |M| = 10x reads, sparse at 40x).
-DENSE_FACTOR = 16
 
 
 @dataclass(frozen=True)
@@ -168,48 +163,6 @@ def robe_layout(
     )
 
 
-class _BlockGather(torch.autograd.Function):
-    """``out[..., c, :] = M[start[..., c] : start[..., c] + Z]``; backward scatter-adds into M.
-
-    ``gradient`` is ``"sparse"`` (a COO vector over the n·Z floats read, duplicates summed by
-    the optimizer), ``"dense"`` (``index_add_`` into a zero vector of |M|) or ``"auto"``: dense
-    when |M| is at most :data:`DENSE_FACTOR` times the floats read, sparse otherwise.
-    """
-
-    @staticmethod
-    def forward(ctx, array: torch.Tensor, starts: torch.Tensor, block: int, gradient: str):
-        ctx.save_for_backward(starts)
-        ctx.block, ctx.gradient, ctx.size = block, gradient, array.shape[0]
-        if block == 1:
-            return array.index_select(0, starts.reshape(-1)).view(starts.shape)
-        # Rows of the unfolded view are the Z-wide windows starting at each position.
-        return F.embedding(starts, array.unfold(0, block, 1)).flatten(-2)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (starts,) = ctx.saved_tensors
-        positions = starts.unsqueeze(-1) + torch.arange(ctx.block, device=starts.device)
-        positions, values = positions.reshape(-1), grad.reshape(-1)
-        if sparse_gradient(ctx.gradient, ctx.size, positions.numel()):
-            grad_array = torch.sparse_coo_tensor(
-                positions.unsqueeze(0),
-                values,
-                (ctx.size,),
-                is_coalesced=False,
-                check_invariants=False,
-            )
-        else:
-            grad_array = values.new_zeros(ctx.size).index_add_(0, positions, values)
-        return grad_array, None, None, None
-
-
-def sparse_gradient(gradient: str, size: int, reads: int) -> bool:
-    """Whether a backward reading ``reads`` floats of an array of ``size`` is sparse."""
-    if gradient == "auto":
-        return size > DENSE_FACTOR * reads
-    return gradient == "sparse"
-
-
 class RobeEmbedding(nn.Module):
     """ROBE-Z: every feature's embeddings read in blocks of Z from one shared array ``M``."""
 
@@ -256,7 +209,7 @@ class RobeEmbedding(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         check_ids(ids, self.cardinalities)
         v = ids + self.offsets
-        out = _BlockGather.apply(self.array, self.block_starts(v), self.block, self.gradient)
+        out = gather_blocks(self.array, self.block_starts(v), self.block, self.gradient)
         return out * self.signs(v) if self.sign else out
 
     def extra_repr(self) -> str:
