@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from benchsuite import hookspecs
-from benchsuite.api import Batch, BenchsuiteError, ParamError
+from benchsuite.api import Batch, BenchsuiteError, ParamError, StatRequest
 from benchsuite.measure.metrics import roc_auc
+from benchsuite.stats import compute_stats
 from benchsuite_plugins.datasets import synthetic
 from benchsuite_plugins.datasets.profiles import KAGGLE_CARDINALITIES, TB_CARDINALITIES
 from benchsuite_plugins.datasets.synthetic import Bijection, SyntheticDataset, table_rows
@@ -49,6 +50,30 @@ def top_share(ids: np.ndarray, rows: int, fraction: float = 0.01) -> float:
     """Share of occurrences carried by the most frequent ``fraction`` of a table's rows."""
     counts = np.sort(np.bincount(ids, minlength=rows))[::-1]
     return counts[: max(1, int(rows * fraction))].sum() / counts.sum()
+
+
+def row_sets(column: np.ndarray) -> dict[int, np.ndarray]:
+    """The rows each id of one table occurs in."""
+    order = np.argsort(column, kind="stable")
+    values, starts = np.unique(column[order], return_index=True)
+    return dict(zip(values.tolist(), np.split(order, starts[1:]), strict=True))
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    both = np.intersect1d(a, b, assume_unique=True).size
+    return both / (a.size + b.size - both)
+
+
+def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """Plug-in mutual information (nats) of two paired discrete samples."""
+    _, a = np.unique(a, return_inverse=True)
+    _, b = np.unique(b, return_inverse=True)
+    joint = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(joint, (a, b), 1)
+    joint /= joint.sum()
+    independent = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+    seen = joint > 0
+    return float((joint[seen] * np.log(joint[seen] / independent[seen])).sum())
 
 
 def test_registers_through_the_dataset_hook() -> None:
@@ -206,11 +231,123 @@ def test_bijection_permutes_every_table_size() -> None:
         assert np.array_equal(np.sort(image), np.arange(n))
 
 
-def test_fingerprint_is_stable_and_changes_with_any_parameter() -> None:
-    base = make().fingerprint()
-    assert base == make().fingerprint()
-    assert len(base) == 16 and int(base, 16) >= 0
-    assert len({base, make(seed=1).fingerprint(), make(zipf=1.2).fingerprint()}) == 3
+def test_bijection_inverse_undoes_it() -> None:
+    for n in (1, 2, 3, 5, 64, 65, 1000, 4097, 100_003):
+        for keys in ([11, 22, 33, 44], [2**64 - 1, 5, 2**40 + 7, 12345]):
+            permutation, x = Bijection(n, keys), np.arange(n)
+            assert np.array_equal(permutation.inverse(permutation(x)), x)
+
+
+def test_the_teacher_recovers_each_ids_group_from_the_id_alone() -> None:
+    dataset = make()
+    chunk = dataset.chunk("train", 1)  # the generator hands the teacher groups from the ranks
+    assert np.array_equal(dataset.teacher_probability(chunk.batch()), chunk.probs)
+    groups = dataset.groups(2, chunk.ids[:, 2])
+    assert groups.min() >= 0 and groups.max() < dataset.teacher.features[2].groups
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"contexts": 0},
+        {"cooccurrence": 1.0},
+        {"contexts": 7, "cooccurrence": 0.3},
+        {"ids": "uniform", "contexts": 100},
+        {"zipf": 1.0, "missing": 0.0},
+    ],
+)
+def test_any_context_setting_keeps_ids_in_range_and_chunks_reproducible(params: dict) -> None:
+    dataset = make(**params)
+    stream = collect(dataset, "validation", 1000)
+    rows = torch.tensor([t.rows for t in dataset.tables])
+    assert bool((stream.ids >= 0).all()) and bool((stream.ids < rows).all())
+    assert_same(stream, collect(make(**params), "validation", 4096))
+    assert_same(
+        make(**params).chunk("validation", 2).batch(), Batch(*(t[6000:9000] for t in stream))
+    )
+
+
+def test_contexts_leave_every_ids_frequency_unchanged() -> None:
+    feature = 2  # C3: 10132 rows at scale 0.001
+    counts = []
+    for params in ({"contexts": 0}, {"cooccurrence": 1.0}):  # independent ids; all tied
+        dataset = make(train_samples=40_000, chunk_size=20_000, **params)
+        ids = collect(dataset, "train", 20_000).ids[:, feature].numpy()
+        counts.append(np.bincount(ids, minlength=dataset.tables[feature].rows))
+        assert top_share(ids, dataset.tables[feature].rows) > 0.3
+    free, tied = counts
+    frequent = free + tied >= 40
+    assert frequent.sum() > 50
+    free, tied = free[frequent], tied[frequent]
+    chi2 = (free - tied) ** 2 / (free + tied)  # about 1 when the laws agree
+    assert chi2.mean() < 1.5
+
+
+def test_ids_at_the_same_context_position_share_rows_across_tables() -> None:
+    f, g = 2, 3  # C3 and C4
+    linker = make()
+    jaccards = {}
+    for name, params in (("contexts", {}), ("independent", {"contexts": 0})):
+        ids = collect(make(**params), "train").ids.numpy()
+        rows_f, rows_g = row_sets(ids[:, f]), row_sets(ids[:, g])
+        frequent = np.array([x for x, rows in rows_f.items() if x and rows.size >= 10])
+        others = np.array([y for y, rows in rows_g.items() if y and rows.size >= 10])
+        linked = linker.ids_at(g, linker.positions(f, frequent))
+        random = np.random.default_rng(0).choice(others, frequent.size)
+        jaccards[name] = [
+            np.mean([jaccard(rows_f[x], rows_g.get(y, np.empty(0, int))) for x, y in pairs])
+            for pairs in (zip(frequent, linked, strict=True), zip(frequent, random, strict=True))
+        ]
+    linked, random = jaccards["contexts"]
+    assert linked > 0.01 and linked > 10 * random
+    linked_off, random_off = jaccards["independent"]
+    assert linked_off < linked / 5 and random_off < 0.002
+
+
+def test_groups_of_two_tables_co_occur_only_with_contexts() -> None:
+    f, g = 2, 3  # C3 (101 groups) and C4 (47 groups)
+    excess = {}
+    for name, params in (("contexts", {}), ("independent", {"contexts": 0})):
+        dataset = make(**params)
+        ids = collect(dataset, "train").ids.numpy()
+        both = (ids[:, f] > 0) & (ids[:, g] > 0)
+        groups_f, groups_g = dataset.groups(f, ids[both, f]), dataset.groups(g, ids[both, g])
+        shuffled = np.random.default_rng(0).permutation(groups_g)  # the estimator's own bias
+        excess[name] = mutual_information(groups_f, groups_g) - mutual_information(
+            groups_f, shuffled
+        )
+    assert excess["contexts"] > 0.05
+    assert abs(excess["independent"]) < 0.02
+
+
+def test_ids_of_a_group_are_tied_to_the_same_few_contexts() -> None:
+    dataset = make()
+    feature = 2  # C3: 10132 rows, 101 groups for 256 contexts
+    ids = np.arange(1, dataset.tables[feature].rows)
+    positions = dataset.positions(feature, ids)
+    assert np.array_equal(dataset.ids_at(feature, positions), ids)
+    contexts = np.floor(positions * 256).astype(np.int64)
+    groups = dataset.groups(feature, ids)
+    spans = [np.unique(contexts[groups == group]).size for group in np.unique(groups)]
+    assert np.mean(spans) < 256 / 101 + 2  # hashed groups of ~100 ids would span ~80
+    assert np.isnan(dataset.positions(feature, np.array([0])))[0]
+    with pytest.raises(BenchsuiteError, match="without contexts"):
+        make(contexts=0).positions(feature, ids)
+
+
+def test_minhash_signatures_of_ids_that_co_occur_agree() -> None:
+    f, g = 2, 3  # C3 and C4
+    dataset = make(chunk_size=20_000)
+    need = [StatRequest("frequencies"), StatRequest("signatures", {"rows": 20_000, "hashes": 32})]
+    stats = compute_stats(dataset, need)
+    counts_f, counts_g = (stats.frequencies[t].numpy() for t in (f, g))
+    frequent = np.flatnonzero(counts_f >= 5)[1:]  # not the missing id 0
+    others = np.flatnonzero(counts_g >= 5)[1:]
+    linked = dataset.ids_at(g, dataset.positions(f, frequent))
+    random = np.random.default_rng(0).choice(others, frequent.size)
+    sig_f, sig_g = stats.signatures[f].numpy(), stats.signatures[g].numpy()
+    agree_linked, agree_random = ((sig_f[frequent] == sig_g[y]).mean() for y in (linked, random))
+    assert agree_linked > 0.01 and agree_linked > 10 * agree_random
 
 
 @pytest.mark.parametrize(
@@ -231,6 +368,10 @@ def test_fingerprint_is_stable_and_changes_with_any_parameter() -> None:
         ("rank", 0),
         ("sigma", -0.1),
         ("missing", -1.0),
+        ("contexts", -1),
+        ("contexts", 1 << 17),
+        ("cooccurrence", -0.1),
+        ("cooccurrence", 1.5),
         ("chunk_size", 0),
         ("cardinalities", [100] * 3),
         ("cardinalities", [1] * 26),
