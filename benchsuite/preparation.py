@@ -1,0 +1,649 @@
+"""Raw click logs to a prepared dataset: streaming, compiled, bounded in memory, resumable.
+
+One pass reads each source in blocks (a thread reads and decompresses ahead), parses a block
+with :mod:`benchsuite.textparse` on every core, gives categories first-sight ids with
+:mod:`benchsuite.vocab` (features split across cores), and appends the rows to the part's
+files. A finished part is renamed into place with its vocabulary delta, so an interrupted
+preparation resumes at the first unfinished part. Finalisation then counts training ids, folds
+rare ones, counts exact duplicate rows and writes the manifest, whose presence marks the dataset
+as prepared.
+
+Dataset plugins call :func:`prepare` with a :class:`Recipe`; see :mod:`benchsuite.prepared` for
+the format and the reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numba
+import numpy as np
+
+from benchsuite.api import BenchsuiteError
+from benchsuite.prepared import FORMAT, MANIFEST, fingerprint_of
+from benchsuite.textparse import OK, PROBLEMS, ParsedBlock, TextLayout, fold_hashes, parse_block
+from benchsuite.vocab import Vocabulary, fold_rare
+
+BAD_ROW_POLICIES = ("error", "skip")
+_PROBLEM_TEXT = {
+    "wrong_field_count": "expected {expected} fields, found {found}",
+    "bad_label": "field {field}: the label is not 0 or 1",
+    "non_integer_dense": "field {field}: the dense value is not an integer",
+    "bad_category": "field {field}: the category is not a hexadecimal number of 1-8 digits",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One raw input and the part of the prepared dataset its rows become."""
+
+    path: Path
+    part: str
+
+
+@dataclass
+class Recipe:
+    """What a dataset plugin tells :func:`prepare`: the layout, the parts and the split rule.
+
+    ``splits`` receives ``{part: rows}`` in part order plus the settings, and returns
+    ``{split: [[part, start, stop], ...]}`` (row ranges) or ``{split: ndarray}`` (row numbers
+    into the concatenation of all parts, for random splits).
+    """
+
+    dataset: str
+    layout: TextLayout
+    features: list[str]
+    dense: list[str]
+    sources: list[Source]
+    splits: Callable[[dict[str, int], dict[str, Any]], dict[str, Any]]
+    settings: dict[str, Any]
+    header: bytes | None = None  # a first line starting with this is a header, not a row
+    #: Sources that are not delimited text bring their own reader (see :func:`text_reader`).
+    reader: Callable[[Source], BlockStream] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Report:
+    """Progress on stderr: rows, rows/s and ETA by bytes; in place on a terminal."""
+
+    def __init__(self, total_bytes: int, *, stream: Any = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = enabled and self.stream.isatty()
+        self.total = max(1, total_bytes)
+        self.started = time.perf_counter()
+        self.last = 0.0
+        self.rows = 0
+
+    def update(self, done_bytes: int, rows: int, what: str) -> None:
+        self.rows = rows
+        now = time.perf_counter()
+        if not self.enabled or (not self.live and now - self.last < 10):
+            return
+        self.last = now
+        took = now - self.started
+        rate = rows / took if took > 0 else 0.0
+        share = min(1.0, done_bytes / self.total)
+        eta = took * (1 - share) / share if share > 0 else 0.0
+        text = f"{what}: {rows:,} rows  {rate:,.0f} rows/s  {share:.0%}  ETA {eta:,.0f}s"
+        self.line(text, final=not self.live)
+
+    def line(self, text: str, *, final: bool = True) -> None:
+        if not self.enabled:
+            return
+        if self.live:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+# -- reading blocks of whole lines ---------------------------------------------------------------
+
+
+class _Raw:
+    """A source opened for reading: its bytes (decompressed) and the progress on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file: BinaryIO = path.open("rb")
+        self.gzip = path.suffix == ".gz"
+        self.stream: BinaryIO = gzip.GzipFile(fileobj=self.file) if self.gzip else self.file
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise BenchsuiteError(
+                f"{self.path}: the gzip stream is truncated or corrupt ({exc}); "
+                "download the file again"
+            ) from None
+
+    def position(self) -> int:
+        return self.file.tell()
+
+    def close(self) -> None:
+        self.stream.close()
+        self.file.close()
+
+
+def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines with the compressed bytes read so far, read ahead in a thread."""
+    out: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        raw = _Raw(path)
+        try:
+            carry = b""
+            while not stop.is_set():
+                chunk = raw.read(block_bytes)
+                if not chunk:
+                    if carry:
+                        out.put((carry, raw.position()))
+                    break
+                data = carry + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+                carry = data[cut:]
+                out.put((data[:cut], raw.position()))
+            out.put(None)
+        except BaseException as exc:
+            out.put(exc)
+        finally:
+            raw.close()
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.get_nowait()
+        thread.join()
+
+
+class BlockStream:
+    """Parsed blocks of one source, with the checksum of its bytes once read to the end."""
+
+    def __init__(self, blocks: Iterator[tuple[ParsedBlock, int, int]]) -> None:
+        self._blocks = blocks
+        self.checksum = ""
+
+    def __iter__(self) -> Iterator[tuple[ParsedBlock, int, int]]:
+        return self._blocks
+
+
+def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
+                ) -> Callable[[Source], BlockStream]:  # fmt: skip
+    """The reader for delimited text, plain or gzip: (block, lines before it, bytes read)."""
+
+    def read(source: Source) -> BlockStream:
+        def blocks() -> Iterator[tuple[ParsedBlock, int, int]]:
+            line = 0
+            checksum = 0
+            first = True
+            for data, position in _blocks(source.path, block_bytes):
+                if first:
+                    first = False
+                    if recipe.header is not None and data.startswith(recipe.header):
+                        cut = data.find(b"\n") + 1
+                        data, line = data[cut:], 1
+                block = parse_block(data, recipe.layout, pool=pool, threads=threads)
+                checksum = fold_hashes(block.row_hash, checksum, line)
+                stream.checksum = f"rows-fnv64:{checksum:016x}"
+                yield block, line, position
+                line += len(block)
+
+        stream = BlockStream(blocks())
+        return stream
+
+    return read
+
+
+# -- counting and remapping kernels --------------------------------------------------------------
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_ids(ids, offsets, counts):
+    for r in range(ids.shape[0]):
+        for j in range(ids.shape[1]):
+            counts[offsets[j] + ids[r, j]] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_rows(ids, rows, base, offsets, counts):
+    for i in range(rows.shape[0]):
+        r = rows[i] - base
+        for j in range(ids.shape[1]):
+            counts[offsets[j] + ids[r, j]] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_lut(ids, offsets, lut):
+    for r in range(ids.shape[0]):
+        for j in range(ids.shape[1]):
+            ids[r, j] = lut[offsets[j] + ids[r, j]]
+
+
+# -- the preparation -----------------------------------------------------------------------------
+
+
+def _settings_key(recipe: Recipe) -> str:
+    canonical = json.dumps(
+        {
+            "dataset": recipe.dataset,
+            "settings": {k: v for k, v in recipe.settings.items() if k not in _RUNTIME},
+            "parts": [s.part for s in recipe.sources],
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+#: Settings that change how fast preparation runs, never what it produces.
+_RUNTIME = {"threads", "block_mb"}
+
+
+def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | None = None
+            ) -> dict[str, Any]:  # fmt: skip
+    """Prepare ``recipe``'s sources into ``out`` and return the manifest."""
+    settings = recipe.settings
+    policy = settings.get("bad_rows", "error")
+    if policy not in BAD_ROW_POLICIES:
+        raise BenchsuiteError(f"--bad-rows must be one of {', '.join(BAD_ROW_POLICIES)}")
+    for source in recipe.sources:
+        if not source.path.is_file():
+            raise BenchsuiteError(f"{source.path}: no such file")
+    key = _settings_key(recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "state.json"
+    if force:
+        _clear(out)
+    elif (out / MANIFEST).exists() or state_path.exists():
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        if state.get("key") != key:
+            raise BenchsuiteError(
+                f"{out} holds a dataset prepared from other files or settings; "
+                "choose another --out or pass --force to replace it"
+            )
+        if (out / MANIFEST).exists():
+            manifest = json.loads((out / MANIFEST).read_text())
+            if report:
+                report.line(f"{out}: already prepared ({manifest['rows']:,} rows)")
+            return manifest
+    _atomic_json(state_path, {"key": key})
+    total = sum(s.path.stat().st_size for s in recipe.sources)
+    report = report or Report(total, enabled=False)
+    started = time.perf_counter()
+
+    threads = max(1, int(settings.get("threads") or min(2, os.cpu_count() or 1)))
+    block_bytes = int(float(settings.get("block_mb") or 32) * 2**20)
+    cap = int(settings.get("cap") or 0)
+    vocabs = [Vocabulary(name, cap) for name in recipe.features]
+    pool = ThreadPoolExecutor(threads)
+    reader = recipe.reader or text_reader(recipe, block_bytes, pool, threads)
+    parts_dir = out / "parts"
+    parts_dir.mkdir(exist_ok=True)
+    done_bytes = 0
+    rows_total = 0
+    part_meta: list[dict[str, Any]] = []
+    redo = False  # once a part is redone, the first-sight ids of every later part may move
+    for source in recipe.sources:
+        final = parts_dir / source.part
+        size = source.path.stat().st_size
+        meta = (
+            json.loads((final / "part.json").read_text()) if (final / "part.json").exists() else {}
+        )
+        if not redo and meta.get("bytes") == size and meta.get("source") == source.path.name:
+            # finished before an interruption: keep it
+            with np.load(final / "vocab.npz") as delta:
+                for v in vocabs:
+                    v.extend(delta[v.name])
+            report.line(f"{source.part}: prepared already ({meta['rows']:,} rows), kept")
+        else:
+            redo = True
+            try:
+                meta = _prepare_part(
+                    recipe, source, reader, vocabs, final, policy, pool, threads, report,
+                    done_bytes, rows_total,
+                )  # fmt: skip
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+        part_meta.append(meta)
+        done_bytes += size
+        rows_total += meta["rows"]
+
+    pool.shutdown()
+    manifest = _finalise(recipe, out, part_meta, vocabs, report)
+    manifest["seconds"] = round(time.perf_counter() - started, 3)
+    manifest["rows_per_second"] = round(rows_total / max(manifest["seconds"], 1e-9))
+    _atomic_json(out / MANIFEST, manifest)
+    report.line(_summary(out, manifest))
+    return manifest
+
+
+def _clear(out: Path) -> None:
+    for name in (MANIFEST, "state.json", "frequencies.npz"):
+        (out / name).unlink(missing_ok=True)
+    for name in ("parts", "splits", "duplicates"):
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def _prepare_part(
+    recipe: Recipe,
+    source: Source,
+    reader: Callable,
+    vocabs: list[Vocabulary],
+    final: Path,
+    policy: str,
+    pool: Executor,
+    threads: int,
+    report: Report,
+    done_before: int,
+    rows_before: int,
+) -> dict[str, Any]:
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    sizes_before = [v.size for v in vocabs]
+    bad = dict.fromkeys(PROBLEMS.values(), 0)
+    rows = lines = 0
+    features = len(vocabs)
+    halves = np.array_split(np.arange(features), max(1, min(threads, features)))
+    with (
+        (tmp / "labels.u8").open("wb") as labels,
+        (tmp / "dense.f32").open("wb") as dense,
+        (tmp / "ids.i32").open("wb") as ids_file,
+        (tmp / "rowhash.u64").open("wb") as hashes,
+    ):
+        stream = reader(source)
+        for block, first_line, position in stream:
+            lines = first_line + len(block)
+            if len(block) and (block.status != OK).any():
+                block = _bad_rows(block, source, first_line, policy, bad, recipe.layout)
+            n = len(block)
+            ids = np.empty((n, features), dtype=np.int32)
+
+            def encode(cols: np.ndarray, block: ParsedBlock = block, ids: np.ndarray = ids) -> None:
+                for j in cols:
+                    vocabs[j].encode(block.categories[:, j], ids[:, j])
+
+            list(pool.map(encode, halves))
+            np.ascontiguousarray(block.labels).tofile(labels)
+            np.ascontiguousarray(block.dense, dtype=np.float32).tofile(dense)
+            ids.tofile(ids_file)
+            np.ascontiguousarray(block.row_hash).tofile(hashes)
+            rows += n
+            report.update(done_before + position, rows_before + rows, f"{source.part}")
+    if lines == 0:
+        if policy == "error":
+            raise BenchsuiteError(f"{source.path}: the file is empty")
+        bad["empty_file"] = 1
+    np.savez(tmp / "vocab.npz", **{
+        v.name: v.values[before : v.size] for v, before in zip(vocabs, sizes_before, strict=True)
+    })  # fmt: skip
+    meta = {
+        "part": source.part,
+        "source": source.path.name,
+        "bytes": source.path.stat().st_size,
+        "checksum": stream.checksum,
+        "rows": rows,
+        "lines": lines,
+        "bad_rows": {k: v for k, v in bad.items() if v},
+        "vocabulary": [v.size for v in vocabs],
+    }
+    _atomic_json(tmp / "part.json", meta)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return meta
+
+
+def _bad_rows(
+    block: ParsedBlock, source: Source, first_line: int, policy: str, bad: dict[str, int],
+    layout: TextLayout,
+) -> ParsedBlock:  # fmt: skip
+    wrong = np.flatnonzero(block.status != OK)
+    if policy == "error":
+        i = int(wrong[0])
+        problem = PROBLEMS[int(block.status[i])]
+        detail = _PROBLEM_TEXT[problem].format(
+            expected=len(layout.kinds), found=int(block.field[i]), field=int(block.field[i])
+        )
+        more = f" ({len(wrong) - 1} more in this block)" if len(wrong) > 1 else ""
+        raise BenchsuiteError(
+            f"{source.path}:{first_line + i + 1}: {detail}{more}; "
+            "fix the file or prepare with --bad-rows skip to count and drop such rows"
+        )
+    kinds, counts = np.unique(block.status[wrong], return_counts=True)
+    for k, c in zip(kinds.tolist(), counts.tolist(), strict=True):
+        bad[PROBLEMS[k]] += c
+    return block.select(block.status == OK)
+
+
+def _finalise(
+    recipe: Recipe, out: Path, parts: list[dict[str, Any]], vocabs: list[Vocabulary],
+    report: Report,
+) -> dict[str, Any]:  # fmt: skip
+    rows = {p["part"]: p["rows"] for p in parts}
+    total_rows = sum(rows.values())
+    if total_rows == 0:
+        raise BenchsuiteError(f"no rows in {', '.join(str(s.path) for s in recipe.sources)}")
+    splits = recipe.splits(rows, recipe.settings)
+    features = len(vocabs)
+    sizes = np.array([v.size for v in vocabs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    counts = np.zeros(int(sizes.sum()), dtype=np.int64)
+    report.line("counting training ids", final=False)
+    split_files = _write_split_indices(out, splits)
+    starts = dict(zip(rows, np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).tolist(),
+                      strict=True))  # fmt: skip
+    train = splits["train"]
+    if isinstance(train, np.ndarray):
+        train = np.sort(train)
+    for part, lo, hi, picks in _train_pieces(train, starts, rows):
+        ids = np.asarray(_ids(out, part, rows[part], features, mode="r"))
+        if picks is None:
+            for a in range(lo, hi, 1 << 20):
+                _count_ids(ids[a : min(hi, a + (1 << 20))], offsets, counts)
+        else:
+            _count_rows(ids, picks, 0, offsets, counts)
+    min_count = int(recipe.settings.get("min_count") or 1)
+    luts, table_rows = [], []
+    for j in range(features):
+        lut, size = fold_rare(counts[offsets[j] : offsets[j] + sizes[j]], min_count)
+        luts.append(lut)
+        table_rows.append(max(size, 1))
+    frequencies = {
+        name: np.bincount(lut, weights=counts[offsets[j] : offsets[j] + sizes[j]],
+                          minlength=table_rows[j]).astype(np.int64)
+        for j, (name, lut) in enumerate(zip(recipe.features, luts, strict=True))
+    }  # fmt: skip
+    if min_count > 1:
+        flat = np.concatenate(luts).astype(np.int32)
+        for p in parts:
+            _fold_part(out, p, features, offsets, flat, report)
+    np.savez(out / "frequencies.npz", **frequencies)
+    duplicates = _duplicates(out, parts)
+    bad: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["bad_rows"].items():
+            bad[k] = bad.get(k, 0) + v
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "dataset": recipe.dataset,
+        "settings": {k: v for k, v in recipe.settings.items() if k not in _RUNTIME},
+        "sources": [
+            {k: p[k] for k in ("source", "part", "bytes", "checksum", "rows", "lines", "bad_rows")}
+            for p in parts
+        ],
+        "parts": [{"name": p["part"], "rows": p["rows"]} for p in parts],
+        "rows": total_rows,
+        "num_dense": recipe.layout.num_dense,
+        "dense": recipe.dense,
+        "features": [
+            {"name": name, "rows": int(r), "distinct": int(s)}
+            for name, r, s in zip(recipe.features, table_rows, sizes.tolist(), strict=True)
+        ],
+        "splits": {
+            name: ({"index": split_files[name]} if name in split_files else {"ranges": value})
+            for name, value in splits.items()
+        },
+        "split_rows": {
+            name: len(v) if isinstance(v, np.ndarray) else int(sum(b - a for _, a, b in v))
+            for name, v in splits.items()
+        },
+        "bad_rows": bad,
+        "duplicate_rows": duplicates,
+        "notes": recipe.notes,
+    }
+    manifest["fingerprint"] = fingerprint_of(manifest)
+    return manifest
+
+
+def _train_pieces(train: Any, starts: dict[str, int], rows: dict[str, int]):
+    """(part, lo, hi, local rows or None) pieces covering the training split."""
+    if not isinstance(train, np.ndarray):
+        for part, lo, hi in train:
+            yield part, lo, hi, None
+        return
+    for part, start in starts.items():
+        lo, hi = np.searchsorted(train, [start, start + rows[part]])
+        if hi > lo:
+            yield part, 0, rows[part], (train[lo:hi] - start).astype(np.int64)
+
+
+def _write_split_indices(out: Path, splits: dict[str, Any]) -> dict[str, str]:
+    files = {}
+    folder = out / "splits"
+    for name, value in splits.items():
+        if isinstance(value, np.ndarray):
+            folder.mkdir(exist_ok=True)
+            np.save(folder / f"{name}.npy", np.sort(value).astype(np.int64))
+            files[name] = f"splits/{name}.npy"
+    return files
+
+
+def _ids(out: Path, part: str, rows: int, features: int, mode: str) -> np.memmap:
+    path = out / "parts" / part / "ids.i32"
+    if rows == 0:
+        return np.zeros((0, features), dtype=np.int32)  # type: ignore[return-value]
+    return np.memmap(path, dtype=np.int32, mode=mode, shape=(rows, features))
+
+
+def _fold_part(out: Path, part: dict[str, Any], features: int, offsets: np.ndarray,
+               lut: np.ndarray, report: Report) -> None:  # fmt: skip
+    """Rewrite a part's first-sight ids as final ids; a marker makes it run once."""
+    folder = out / "parts" / part["part"]
+    if (folder / "folded").exists() or part["rows"] == 0:
+        return
+    report.line(f"{part['part']}: folding rare ids", final=False)
+    src = _ids(out, part["part"], part["rows"], features, mode="r")
+    tmp = folder / "ids.i32.folding"
+    dst = np.memmap(tmp, dtype=np.int32, mode="w+", shape=src.shape)
+    step = 1 << 20
+    for a in range(0, src.shape[0], step):
+        chunk = np.array(src[a : a + step])
+        _apply_lut(chunk, offsets, lut)
+        dst[a : a + step] = chunk
+    dst.flush()
+    del dst, src
+    os.replace(tmp, folder / "ids.i32")
+    (folder / "folded").touch()
+
+
+@numba.njit(nogil=True, cache=True)
+def _bucket_counts(hashes, counts):
+    for i in range(hashes.shape[0]):
+        counts[hashes[i] >> np.uint64(56)] += 1
+
+
+def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
+    """Rows equal to an earlier row, over every part: hashes split by top byte, then sorted."""
+    folder = out / "duplicates"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    buckets = [(folder / f"{b:03d}.u64").open("wb") for b in range(256)]
+    try:
+        for p in parts:
+            path = out / "parts" / p["part"] / "rowhash.u64"
+            if p["rows"] == 0:
+                continue
+            hashes = np.memmap(path, dtype=np.uint64, mode="r")
+            for a in range(0, hashes.shape[0], 1 << 22):
+                chunk = np.asarray(hashes[a : a + (1 << 22)])
+                top = (chunk >> np.uint64(56)).astype(np.uint8)
+                order = np.argsort(top, kind="stable")
+                bounds = np.searchsorted(top[order], np.arange(257))
+                ordered = chunk[order]
+                for b in np.flatnonzero(np.diff(bounds)):
+                    buckets[b].write(ordered[bounds[b] : bounds[b + 1]].tobytes())
+    finally:
+        for f in buckets:
+            f.close()
+    duplicates = 0
+    for b in range(256):
+        values = np.fromfile(folder / f"{b:03d}.u64", dtype=np.uint64)
+        if values.size > 1:
+            values.sort()
+            duplicates += int(np.count_nonzero(values[1:] == values[:-1]))
+    shutil.rmtree(folder)
+    return duplicates
+
+
+def _summary(out: Path, manifest: dict[str, Any]) -> str:
+    bad = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in manifest["bad_rows"].items())
+    splits = ", ".join(f"{k} {v:,}" for k, v in manifest["split_rows"].items())
+    dup = manifest["duplicate_rows"]
+    lines = [
+        f"prepared {manifest['dataset']} in {out}: {manifest['rows']:,} rows "
+        f"({manifest['rows_per_second']:,} rows/s); {splits}",
+        f"skipped bad rows: {bad}" if bad else "bad rows: none",
+    ]
+    if dup:
+        lines.append(
+            f"warning: {dup:,} rows repeat an earlier row exactly; repeated rows inflate AUC "
+            "when they land in both training and evaluation"
+        )
+    return "\n".join(lines)
+
+
+def _atomic_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
