@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
@@ -395,6 +396,23 @@ class Dataset(_Parametrised):
         """The Bayes-optimal AUC of the split when the data's generator is known, else None."""
         return None
 
+    def frequencies(self) -> list[torch.Tensor] | None:
+        """Training-split id counts per feature when known without reading the split (counted
+        at preparation), else None and the host counts them."""
+        return None
+
+    #: Settings ``benchsuite data prepare`` takes for this dataset, with their defaults; None
+    #: for datasets that are not prepared from raw files.
+    preparation: ClassVar[dict[str, Any] | None] = None
+
+    @classmethod
+    def prepare_raw(
+        cls, raw: list[Path], out: Path, settings: dict[str, Any], *, force: bool = False,
+        report: Any = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Turn raw files into the prepared folder ``out``; return its manifest."""
+        raise BenchsuiteError(f"dataset {cls.name!r} is not prepared from raw files")
+
 
 class HardwareProfile(_Parametrised):
     """Where a cell runs, and how its memory and energy are measured there."""
@@ -425,6 +443,14 @@ class HardwareProfile(_Parametrised):
         """Peak memory since the last reset: ``{"bytes": int, "method": str}`` or
         ``{"unmeasured": reason}``."""
         return {"unmeasured": "this hardware profile does not measure memory"}
+
+    def memory_capacity(self) -> int | None:
+        """Bytes the device can still allocate now, or None when unknown.
+
+        Read before each cell builds its embedding: a cell that needs more is recorded
+        ``infeasible`` instead of running out of memory. None never blocks a cell.
+        """
+        return None
 
     def energy_meter(self) -> EnergyMeter:
         """A meter for one measurement window (training, inference)."""

@@ -105,6 +105,88 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--budget", required=True, help="a ratio (16x) or a size (100MB)")
     show.add_argument("--format", choices=("text", "json"), default="text")
 
+    mlperf = sub.add_parser("mlperf", parents=[common], help="MLPerf-style :::MLLOG cell logs")
+    mlperf_sub = mlperf.add_subparsers(dest="mlperf_command", metavar="ACTION", required=True)
+    comply = mlperf_sub.add_parser(
+        "check",
+        parents=[common],
+        help="run mlperf-logging's compliance checker on cell logs",
+        description="Check the :::MLLOG log of a cell (a suite with mlperf_logging: true writes "
+        "one beside each record) with mlperf-logging's compliance checker, by default against "
+        "benchsuite's rules for compressed-embedding research runs (docs/plugins.md lists "
+        "what they change and why). Exit 1 when a log does not comply.",
+    )
+    comply.add_argument("logs", nargs="+", metavar="LOG", type=Path, help="a .mllog file")
+    rules = comply.add_mutually_exclusive_group()
+    rules.add_argument(
+        "--rules", metavar="FILE", type=Path, help="a rules file in the checker's YAML format"
+    )
+    rules.add_argument(
+        "--stock",
+        action="store_true",
+        help="the package's own training 2.1.0 rules (open division) instead",
+    )
+
+    data = sub.add_parser("data", parents=[common], help="prepare and inspect real datasets")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    prep = data_sub.add_parser(
+        "prepare",
+        parents=[common],
+        help="turn raw click logs into a prepared dataset",
+        description="Convert raw files (plain or gzip) into the memory-mapped prepared format "
+        "training reads, with the dataset's standard splits. Runs on every core in bounded "
+        "memory; an interrupted run resumes at the first unfinished part. A setting a dataset "
+        "does not take is an error.",
+    )
+    prep.add_argument("dataset", metavar="DATASET", help="criteo-kaggle, criteo-tb, avazu, …")
+    prep.add_argument(
+        "--raw", nargs="+", required=True, type=Path, metavar="PATH",
+        help="raw files (criteo-tb: day_N[.gz] files, day_N_*.npy files, or their folder)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help="prepared folder (default: $BENCHSUITE_DATA_DIR/DATASET, data/DATASET)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--bad-rows", choices=("error", "skip"), default=argparse.SUPPRESS,
+        help="stop at the first bad row (error, the default) or count and drop bad rows (skip)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--min-count", type=int, metavar="N", default=argparse.SUPPRESS,
+        help="ids seen fewer than N times in training share id 0 (default 1: none)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--cap", type=int, metavar="N", default=argparse.SUPPRESS,
+        help="take categories modulo N before numbering them (criteo-tb default 40000000)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--days", metavar="LIST", default=argparse.SUPPRESS,
+        help="criteo-tb: the days to prepare, e.g. 0-3,23 (the last one is evaluated on)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--seed", type=int, metavar="N", default=argparse.SUPPRESS,
+        help="avazu: seed of the random 8:1:1 split (default 0)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--threads", type=int, metavar="N", default=argparse.SUPPRESS,
+        help="parsing threads (default: up to 2 cores)",
+    )  # fmt: skip
+    prep.add_argument(
+        "--block-mb", type=float, metavar="MB", default=argparse.SUPPRESS,
+        help="bytes read per block, which bounds memory (default 32)",
+    )  # fmt: skip
+    prep.add_argument("--force", action="store_true", help="replace what is in --out")
+    prep.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    info = data_sub.add_parser(
+        "info",
+        parents=[common],
+        help="summarise a prepared dataset",
+        description="Print a prepared dataset's manifest: sources, rows, splits, tables, bad "
+        "and duplicate rows, and its fingerprint.",
+    )
+    info.add_argument("dataset", metavar="DATASET")
+    info.add_argument("--path", type=Path, metavar="DIR", help="prepared folder")
+
     sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
 
     lister = sub.add_parser("list", parents=[common], help="list registered plugins of a kind")
@@ -123,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "list": _list,
             "check": _check,
             "methods": _methods,
+            "mlperf": _mlperf,
+            "data": _data,
         }[args.command]
         return handler(args, host)
     except BenchsuiteError as exc:
@@ -241,6 +325,67 @@ def _methods(args: argparse.Namespace, host: Host) -> int:
     report["dataset"] = {"name": dataset.name, "fingerprint": dataset.fingerprint()}
     print(render_budget(report, args.format))
     return 0
+
+
+def _mlperf(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite_plugins.loggers.mlperf import check_log
+
+    failed = 0
+    for log in args.logs:
+        report = check_log(log, args.rules, stock=args.stock)
+        if report.passed:
+            print(f"{log}: complies with {report.rules}")
+            continue
+        failed += 1
+        print(f"{log}: {len(report.problems)} problem(s) with {report.rules}:")
+        for problem in report.problems:
+            print("  " + problem.replace("\n", "\n    "))
+    return 1 if failed else 0
+
+
+_PREPARE_SETTINGS = ("bad_rows", "min_count", "cap", "days", "seed", "threads", "block_mb")
+
+
+def _data(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.data import PreparedData, Report, data_dir
+
+    _report_failures(host)
+    cls = host.get("datasets", args.dataset).cls
+    if args.data_command == "info":
+        folder = args.path or data_dir(args.dataset)
+        manifest = PreparedData(folder, args.dataset).manifest
+        print(_describe_prepared(folder, manifest))
+        return 0
+    if cls.preparation is None:
+        raise BenchsuiteError(f"dataset {args.dataset!r} is not prepared from raw files")
+    given = {k: getattr(args, k) for k in _PREPARE_SETTINGS if hasattr(args, k)}
+    unknown = sorted(set(given) - set(cls.preparation))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        takes = ", ".join("--" + k.replace("_", "-") for k in cls.preparation)
+        raise BenchsuiteError(f"dataset {args.dataset!r} does not take {flags} (it takes {takes})")
+    for key in ("min_count", "cap", "threads", "block_mb"):
+        if key in given and given[key] < (0 if key in ("cap", "threads") else 1):
+            raise BenchsuiteError(f"--{key.replace('_', '-')} must be positive, not {given[key]}")
+    out = args.out or data_dir(args.dataset)
+    total = sum(p.stat().st_size for p in args.raw if p.is_file())
+    report = Report(total, enabled=not args.quiet)
+    cls.prepare_raw(list(args.raw), out, given, force=args.force, report=report)
+    return 0
+
+
+def _describe_prepared(folder: Path, manifest: dict) -> str:
+    lines = [
+        f"{manifest['dataset']} in {folder}  (fingerprint {manifest['fingerprint']})",
+        f"rows: {manifest['rows']:,}  "
+        + "  ".join(f"{k} {v:,}" for k, v in manifest["split_rows"].items()),
+        f"settings: {', '.join(f'{k}={v}' for k, v in manifest['settings'].items())}",
+        "sources: " + ", ".join(f"{s['source']} ({s['rows']:,} rows)" for s in manifest["sources"]),
+        "tables: " + " ".join(f"{f['name']}={f['rows']:,}" for f in manifest["features"]),
+        f"bad rows: {manifest['bad_rows'] or 'none'}",
+        f"duplicate rows: {manifest['duplicate_rows']:,}",
+    ]
+    return "\n".join(lines)
 
 
 def _plugins(args: argparse.Namespace, host: Host) -> int:

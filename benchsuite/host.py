@@ -237,12 +237,21 @@ class Host:
         problems: list[str] = []
         for plugin, function in self._impls(hook_name):
             try:
-                function(**kwargs)
+                function(**_accepted(function, kwargs))
             except Exception as exc:
                 message = f"plugin {plugin.name!r} {hook_name}: {_describe(exc)}"
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 problems.append(message)
         return problems
+
+
+def _accepted(function: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The hook arguments an implementation names: pluggy lets it take a subset, so a hook can
+    gain an argument without breaking the plugins written before it."""
+    params = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {name: value for name, value in kwargs.items() if name in params}
 
 
 def contract_problem(cls: Any, base: type) -> str | None:

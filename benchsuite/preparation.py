@@ -351,7 +351,7 @@ def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | 
 
 
 def _clear(out: Path) -> None:
-    for name in (MANIFEST, "state.json", "frequencies.npz"):
+    for name in (MANIFEST, "state.json", "frequencies.npz", "duplicates.json"):
         (out / name).unlink(missing_ok=True)
     for name in ("parts", "splits", "duplicates"):
         shutil.rmtree(out / name, ignore_errors=True)
@@ -469,12 +469,13 @@ def _finalise(
     if isinstance(train, np.ndarray):
         train = np.sort(train)
     for part, lo, hi, picks in _train_pieces(train, starts, rows):
-        ids = np.asarray(_ids(out, part, rows[part], features, mode="r"))
-        if picks is None:
-            for a in range(lo, hi, 1 << 20):
-                _count_ids(ids[a : min(hi, a + (1 << 20))], offsets, counts)
-        else:
-            _count_rows(ids, picks, 0, offsets, counts)
+        path = out / "parts" / part / "ids.i32"
+        for a, chunk in _chunks(path, np.int32, features, lo, hi):
+            if picks is None:
+                _count_ids(chunk, offsets, counts)
+            else:
+                i, j = np.searchsorted(picks, [a, a + chunk.shape[0]])
+                _count_rows(chunk, picks[i:j], a, offsets, counts)
     min_count = int(recipe.settings.get("min_count") or 1)
     luts, table_rows = [], []
     for j in range(features):
@@ -551,11 +552,19 @@ def _write_split_indices(out: Path, splits: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-def _ids(out: Path, part: str, rows: int, features: int, mode: str) -> np.memmap:
-    path = out / "parts" / part / "ids.i32"
-    if rows == 0:
-        return np.zeros((0, features), dtype=np.int32)  # type: ignore[return-value]
-    return np.memmap(path, dtype=np.int32, mode=mode, shape=(rows, features))
+_CHUNK_ROWS = 1 << 20
+
+
+def _chunks(path: Path, dtype: type, cols: int, lo: int, hi: int):
+    """(first row, rows) of a flat row-major file, a bounded chunk at a time (plain reads, so
+    memory stays the same whatever the file's size)."""
+    item = np.dtype(dtype).itemsize * max(cols, 1)
+    with path.open("rb") as f:
+        for a in range(lo, hi, _CHUNK_ROWS):
+            n = min(hi, a + _CHUNK_ROWS) - a
+            f.seek(a * item)
+            chunk = np.fromfile(f, dtype=dtype, count=n * max(cols, 1))
+            yield a, chunk.reshape(n, cols) if cols else chunk
 
 
 def _fold_part(out: Path, part: dict[str, Any], features: int, offsets: np.ndarray,
@@ -565,28 +574,21 @@ def _fold_part(out: Path, part: dict[str, Any], features: int, offsets: np.ndarr
     if (folder / "folded").exists() or part["rows"] == 0:
         return
     report.line(f"{part['part']}: folding rare ids", final=False)
-    src = _ids(out, part["part"], part["rows"], features, mode="r")
     tmp = folder / "ids.i32.folding"
-    dst = np.memmap(tmp, dtype=np.int32, mode="w+", shape=src.shape)
-    step = 1 << 20
-    for a in range(0, src.shape[0], step):
-        chunk = np.array(src[a : a + step])
-        _apply_lut(chunk, offsets, lut)
-        dst[a : a + step] = chunk
-    dst.flush()
-    del dst, src
+    with tmp.open("wb") as dst:
+        for _, chunk in _chunks(folder / "ids.i32", np.int32, features, 0, part["rows"]):
+            _apply_lut(chunk, offsets, lut)
+            chunk.tofile(dst)
     os.replace(tmp, folder / "ids.i32")
     (folder / "folded").touch()
 
 
-@numba.njit(nogil=True, cache=True)
-def _bucket_counts(hashes, counts):
-    for i in range(hashes.shape[0]):
-        counts[hashes[i] >> np.uint64(56)] += 1
-
-
 def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
-    """Rows equal to an earlier row, over every part: hashes split by top byte, then sorted."""
+    """Rows equal to an earlier row, over every part: hashes split by top byte, then sorted.
+    The count is kept and the row hashes removed, so finishing again does not need them."""
+    done = out / "duplicates.json"
+    if done.exists():
+        return int(json.loads(done.read_text()))
     folder = out / "duplicates"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
@@ -594,17 +596,13 @@ def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
     try:
         for p in parts:
             path = out / "parts" / p["part"] / "rowhash.u64"
-            if p["rows"] == 0:
-                continue
-            hashes = np.memmap(path, dtype=np.uint64, mode="r")
-            for a in range(0, hashes.shape[0], 1 << 22):
-                chunk = np.asarray(hashes[a : a + (1 << 22)])
+            for _, chunk in _chunks(path, np.uint64, 0, 0, p["rows"]):
                 top = (chunk >> np.uint64(56)).astype(np.uint8)
                 order = np.argsort(top, kind="stable")
                 bounds = np.searchsorted(top[order], np.arange(257))
                 ordered = chunk[order]
                 for b in np.flatnonzero(np.diff(bounds)):
-                    buckets[b].write(ordered[bounds[b] : bounds[b + 1]].tobytes())
+                    ordered[bounds[b] : bounds[b + 1]].tofile(buckets[b])
     finally:
         for f in buckets:
             f.close()
@@ -615,6 +613,9 @@ def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
             values.sort()
             duplicates += int(np.count_nonzero(values[1:] == values[:-1]))
     shutil.rmtree(folder)
+    _atomic_json(done, duplicates)
+    for p in parts:
+        (out / "parts" / p["part"] / "rowhash.u64").unlink(missing_ok=True)
     return duplicates
 
 

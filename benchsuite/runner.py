@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from benchsuite.api import (
     full_table_bytes,
 )
 from benchsuite.environment import environment
+from benchsuite.feasibility import check_memory
 from benchsuite.host import Host
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
@@ -98,8 +100,8 @@ def run_suite(
             outcomes.append(CellOutcome(cell, None, skipped=True))
             continue
         progress.start(i, len(cells), cell)
-        record = run_cell(suite, cell, dataset, profile, config, stats_cache, progress)
-        suite.host.notify("benchsuite_cell_end", cell=cell, record=record)
+        record = run_cell(suite, cell, dataset, profile, config, stats_cache, progress, run_dir=out)
+        suite.host.notify("benchsuite_cell_end", cell=cell, record=record, run_dir=out)
         results.write_record(path, record)
         progress.end(record)
         outcomes.append(CellOutcome(cell, record))
@@ -135,6 +137,8 @@ def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str,
         "budget": cell.budget.label,
         "seed": cell.seed,
     }
+    if suite.config.get("mlperf_logging"):
+        config["mlperf_logging"] = True  # only when on, so other records keep their hash
     return config
 
 
@@ -155,6 +159,8 @@ def run_cell(
     config: dict[str, Any],
     stats_cache: dict[str, DataStats],
     progress: Progress,
+    *,
+    run_dir: Path,
 ) -> dict[str, Any]:
     """Run one cell and return its complete record, whatever happens inside."""
     method = suite.method(cell)
@@ -204,9 +210,11 @@ def run_cell(
         },
         "curve": [],
     }
-    warnings = suite.host.notify("benchsuite_cell_start", cell=cell, config=config)
+    warnings = suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir)
     try:
-        _measure(suite, cell, method, dataset, profile, stats_cache, record, progress)
+        _measure(
+            suite, cell, method, dataset, profile, stats_cache, record, progress, run_dir=run_dir
+        )
     except Infeasible as exc:
         record.update(status="infeasible", error=str(exc))
     except Diverged as exc:
@@ -239,6 +247,8 @@ def _measure(
     stats_cache: dict[str, DataStats],
     record: dict[str, Any],
     progress: Progress,
+    *,
+    run_dir: Path,
 ) -> None:
     cfg_model, cfg_train, cfg_inf = (suite.config[k] for k in ("model", "train", "inference"))
     metrics = record["metrics"]
@@ -251,6 +261,7 @@ def _measure(
 
     profile.reset_peak_memory()
     torch.manual_seed(cell.seed)
+    check_memory(cell.label, method, tables, dim, stats, cfg_train["optimizer"], profile, metrics)
     embedding = method.build(tables, dim, metrics["budget_bytes"], stats, cell.seed)
     emb_bytes = module_bytes(embedding)
     metrics["embedding_bytes"] = emb_bytes
@@ -276,12 +287,24 @@ def _measure(
     target = cfg_train["target_auc"]
     samples = cfg_train["samples"] or cfg_train["epochs"] * dataset.num_samples("train")
 
+    clock: dict[str, float] = {}  # wall-clock times (Unix seconds) the event hooks receive
+    split_rows = {s: dataset.num_samples(s) for s in ("train", "validation")}
+
     def validate() -> tuple[float, float]:
+        clock["eval_start_time"] = time.time()
         auc, logloss, _, _ = evaluate(model, dataset.batches("validation", eval_bs), device)
+        clock["eval_end_time"] = time.time()
         return auc, logloss
 
     def on_eval(point: dict[str, Any]) -> bool:
-        suite.host.notify("benchsuite_evaluation", cell=cell, point=point)
+        seen = {
+            **point,
+            "epoch": point["samples"] / split_rows["train"],
+            "train_split_samples": split_rows["train"],
+            "validation_split_samples": split_rows["validation"],
+            **clock,
+        }
+        suite.host.notify("benchsuite_evaluation", cell=cell, point=seen, run_dir=run_dir)
         progress.evaluation(point, samples)
         reached = target is not None and point["auc"] >= target
         if reached and not metrics["target_reached"]:
@@ -294,6 +317,7 @@ def _measure(
 
     meter = profile.energy_meter()
     meter.start()
+    clock["train_start_time"] = time.time()
     outcome = train(
         model,
         optimizer,

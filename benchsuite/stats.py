@@ -170,6 +170,9 @@ def _offsets(dataset: Dataset) -> tuple[torch.Tensor, list[int]]:
 
 
 def _frequencies(dataset: Dataset, params: dict, seed: int, bs: int, notify: Notify) -> list:
+    known = dataset.frequencies()
+    if known is not None:
+        return known
     offsets, sizes = _offsets(dataset)
     counts = torch.zeros(sum(sizes), dtype=torch.int64)
     total, seen = dataset.num_samples("train"), 0

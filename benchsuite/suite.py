@@ -105,6 +105,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
             ),
             [0],
         ),
+        "mlperf_logging": (_boolean, False),
     },
     "dataset": {"name": (_string, _REQUIRED), "params": (_mapping, {})},
     "model": {

@@ -145,7 +145,7 @@ def test_unknown_hook_name_is_reported(write_plugin, host_with):
     assert "unknown hook" in failure.reason and "benchsuite_register_method" in failure.reason
 
 
-def test_event_hook_failure_is_a_warning_not_an_error(write_plugin, host_with):
+def test_event_hook_failure_is_a_warning_not_an_error(write_plugin, host_with, tmp_path):
     write_plugin(
         "noisy",
         """
@@ -158,7 +158,7 @@ def test_event_hook_failure_is_a_warning_not_an_error(write_plugin, host_with):
     )
     host = host_with()
     with pytest.warns(RuntimeWarning, match="logger down"):
-        problems = host.notify("benchsuite_cell_start", cell=None, config={})
+        problems = host.notify("benchsuite_cell_start", cell=None, config={}, run_dir=tmp_path)
     assert problems and "noisy" in problems[0]
 
 

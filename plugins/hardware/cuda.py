@@ -1,4 +1,8 @@
-"""``cuda``: run on one NVIDIA GPU; peak memory from the CUDA caching allocator."""
+"""``cuda``: run on one NVIDIA GPU; peak memory from the CUDA caching allocator.
+
+Memory capacity is the device's free memory (``torch.cuda.mem_get_info``) plus what this
+process's caching allocator holds reserved but unused, which a new allocation can reuse.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +59,11 @@ class Cuda(HardwareProfile):
             "reserved_bytes": torch.cuda.max_memory_reserved(self.device),
             "method": "torch.cuda.max_memory_allocated since cell start",
         }
+
+    def memory_capacity(self) -> int | None:
+        free, _total = torch.cuda.mem_get_info(self.device)
+        cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+        return int(free + max(0, cached))
 
 
 @hookimpl

@@ -1,0 +1,127 @@
+"""Memory feasibility: whether a cell's embedding can fit on its device, decided before building.
+
+A 1TB-scale baseline needs 96 GB of tables; allocating them on a smaller machine would kill the
+process (or raise an out-of-memory error deep inside torch) and take the other cells with it.
+The runner therefore estimates what a cell will keep and compares it with what the hardware
+profile says it can hold now (:meth:`HardwareProfile.memory_capacity`); a cell that cannot fit
+is recorded ``infeasible`` with the figures, and the suite goes on.
+
+The estimate, in bytes:
+
+- **embedding**: the method's :meth:`~benchsuite.api.Method.plan` total (for ``full``, the full
+  tables). A compressing method whose plan needs statistics of the data, or that has no plan,
+  is bounded by its budget instead (a module larger than its budget never trains). A baseline
+  without a plan is taken to be the full fp32 tables;
+- **optimizer state**: Adagrad keeps one float per weight, the embedding's size again; SGD keeps
+  none;
+- **margin**: :data:`MARGIN_SHARE` of the above plus :data:`MARGIN_BYTES`, for the MLPs,
+  activations, gradients (sparse for large tables: a batch's rows only) and batches in flight.
+
+Unknown capacity (``None``) never blocks a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from benchsuite.api import (
+    DataStats,
+    HardwareProfile,
+    Infeasible,
+    Method,
+    TableSpec,
+    full_table_bytes,
+)
+
+#: Share of the embedding and optimizer bytes added as working margin.
+MARGIN_SHARE = 0.05
+#: Fixed working margin: model MLPs, activations at the evaluation batch, batches in flight.
+MARGIN_BYTES = 256 * 2**20
+#: Optimizer state per byte of embedding, by optimizer name (see ``training.make_optimizer``).
+OPTIMIZER_STATE_FACTOR = {"sgd": 0.0, "adagrad": 1.0}
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """What a cell will keep on its device, and how the embedding figure was obtained."""
+
+    embedding_bytes: int
+    optimizer_bytes: int
+    margin_bytes: int
+    basis: str  # "plan", "budget" (an upper bound) or "full tables"
+
+    @property
+    def total_bytes(self) -> int:
+        return self.embedding_bytes + self.optimizer_bytes + self.margin_bytes
+
+
+def estimate_need(
+    method: Method,
+    tables: Sequence[TableSpec],
+    dim: int,
+    budget: int,
+    stats: DataStats,
+    optimizer: str,
+) -> MemoryNeed:
+    """The bytes a cell needs on its device, computed without allocating the embedding."""
+    plan = None
+    if not (method.compresses and method.needs):
+        plan = method.plan(tables, dim, budget, stats)
+    if plan is not None:
+        embedding, basis = plan.total_bytes, "plan"
+    elif method.compresses:
+        embedding, basis = budget, "budget"
+    else:
+        embedding, basis = full_table_bytes(tables, dim), "full tables"
+    if optimizer not in OPTIMIZER_STATE_FACTOR:
+        raise ValueError(f"unknown optimizer {optimizer!r}")
+    state = int(embedding * OPTIMIZER_STATE_FACTOR[optimizer])
+    margin = int((embedding + state) * MARGIN_SHARE) + MARGIN_BYTES
+    return MemoryNeed(embedding, state, margin, basis)
+
+
+def check_memory(
+    label: str,
+    method: Method,
+    tables: Sequence[TableSpec],
+    dim: int,
+    stats: DataStats,
+    optimizer: str,
+    profile: HardwareProfile,
+    metrics: dict[str, Any],
+) -> None:
+    """Record the estimate in ``metrics["memory_check"]``; raise :class:`Infeasible` when the
+    cell needs more than the device can hold now. The budget is ``metrics["budget_bytes"]``."""
+    need = estimate_need(method, tables, dim, metrics["budget_bytes"], stats, optimizer)
+    capacity = profile.memory_capacity()
+    metrics["memory_check"] = {
+        **asdict(need),
+        "needed_bytes": need.total_bytes,
+        "capacity_bytes": capacity,
+        "device": profile.name,
+    }
+    if capacity is not None and need.total_bytes > capacity:
+        raise Infeasible(explain(label, need, optimizer, profile.name, capacity))
+
+
+def explain(label: str, need: MemoryNeed, optimizer: str, device: str, capacity: int) -> str:
+    """One sentence: what the cell needs, of what, and what the device has."""
+    bound = "at most " if need.basis == "budget" else ""
+    return (
+        f"{label} needs {bound}{human_bytes(need.embedding_bytes)} of embedding "
+        f"(+ {human_bytes(need.optimizer_bytes)} of {optimizer} optimizer state "
+        f"+ {human_bytes(need.margin_bytes)} working margin = {human_bytes(need.total_bytes)}) "
+        f"but the {device} device has {human_bytes(capacity)} available"
+    )
+
+
+def human_bytes(n: int) -> str:
+    """Bytes in SI units with three significant figures: ``96.1 GB``, ``512 B``."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 999.5 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
