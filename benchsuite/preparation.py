@@ -129,7 +129,7 @@ class _Raw:
         try:
             return self.stream.read(size)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise BenchsuiteError(
+            raise _Truncated(
                 f"{self.path}: the gzip stream is truncated or corrupt ({exc}); "
                 "download the file again"
             ) from None
@@ -142,8 +142,15 @@ class _Raw:
         self.file.close()
 
 
-def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of whole lines with the compressed bytes read so far, read ahead in a thread."""
+class _Truncated(BenchsuiteError):
+    """A gzip stream that ends early or is corrupt."""
+
+
+def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None
+            ) -> Iterator[tuple[bytes, int]]:  # fmt: skip
+    """Blocks of whole lines with the compressed bytes read so far, read ahead in a thread.
+    A truncated gzip stream raises, or with a ``stream`` that tolerates it, ends the file
+    there and sets ``stream.truncated``."""
     out: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -152,7 +159,13 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[bytes, int]]:
         try:
             carry = b""
             while not stop.is_set():
-                chunk = raw.read(block_bytes)
+                try:
+                    chunk = raw.read(block_bytes)
+                except _Truncated:
+                    if stream is None or not stream.tolerate_truncation:
+                        raise
+                    stream.truncated = True
+                    chunk = b""
                 if not chunk:
                     if carry:
                         out.put((carry, raw.position()))
@@ -191,9 +204,12 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[bytes, int]]:
 class BlockStream:
     """Parsed blocks of one source, with the checksum of its bytes once read to the end."""
 
-    def __init__(self, blocks: Iterator[tuple[ParsedBlock, int, int]]) -> None:
+    def __init__(self, blocks: Iterator[tuple[ParsedBlock, int, int]], *,
+                 tolerate_truncation: bool = False) -> None:  # fmt: skip
         self._blocks = blocks
         self.checksum = ""
+        self.tolerate_truncation = tolerate_truncation
+        self.truncated = False
 
     def __iter__(self) -> Iterator[tuple[ParsedBlock, int, int]]:
         return self._blocks
@@ -208,7 +224,7 @@ def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
             line = 0
             checksum = 0
             first = True
-            for data, position in _blocks(source.path, block_bytes):
+            for data, position in _blocks(source.path, block_bytes, stream):
                 if first:
                     first = False
                     if recipe.header is not None and data.startswith(recipe.header):
@@ -220,7 +236,9 @@ def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
                 yield block, line, position
                 line += len(block)
 
-        stream = BlockStream(blocks())
+        stream = BlockStream(
+            blocks(), tolerate_truncation=recipe.settings.get("bad_rows") == "skip"
+        )
         return stream
 
     return read
@@ -407,6 +425,8 @@ def _prepare_part(
         if policy == "error":
             raise BenchsuiteError(f"{source.path}: the file is empty")
         bad["empty_file"] = 1
+    if stream.truncated:
+        bad["truncated_gzip"] = 1
     np.savez(tmp / "vocab.npz", **{
         v.name: v.values[before : v.size] for v, before in zip(vocabs, sizes_before, strict=True)
     })  # fmt: skip

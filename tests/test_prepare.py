@@ -203,6 +203,17 @@ def test_truncated_gzip_is_an_error_naming_the_file(tmp_path: Path, capsys) -> N
     assert f"{raw}: the gzip stream is truncated or corrupt" in err
 
 
+def test_skip_policy_keeps_the_rows_before_a_gzip_truncation_and_counts_it(tmp_path) -> None:
+    lines = criteo_lines(3000, seed=12)
+    data = gzip.compress(("\n".join(lines) + "\n").encode())
+    raw = tmp_path / "train.txt.gz"
+    raw.write_bytes(data[: len(data) * 3 // 4])
+    CriteoKaggle.prepare_raw([raw], tmp_path / "o", {"bad_rows": "skip", "block_mb": 0.05})
+    manifest = PreparedData(tmp_path / "o", "criteo-kaggle").manifest
+    assert manifest["bad_rows"]["truncated_gzip"] == 1
+    assert 0 < manifest["rows"] < 3000
+
+
 def test_gzip_and_plain_files_prepare_to_the_same_data(tmp_path: Path) -> None:
     lines = criteo_lines(210, seed=13)
     plain = prepare_kaggle(tmp_path, lines, name="plain")
