@@ -170,13 +170,13 @@ def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None
                     if carry:
                         out.put((carry, raw.position()))
                     break
-                data = carry + chunk
-                cut = data.rfind(b"\n") + 1
+                cut = chunk.rfind(b"\n") + 1
                 if cut == 0:
-                    carry = data
+                    carry += chunk
                     continue
-                carry = data[cut:]
-                out.put((data[:cut], raw.position()))
+                block = b"".join((carry, memoryview(chunk)[:cut]))  # one copy per block
+                carry = chunk[cut:]
+                out.put((block, raw.position()))
             out.put(None)
         except BaseException as exc:
             out.put(exc)
@@ -408,7 +408,7 @@ def _prepare_part(
             if len(block) and (block.status != OK).any():
                 block = _bad_rows(block, source, first_line, policy, bad, recipe.layout)
             n = len(block)
-            ids = np.empty((n, features), dtype=np.int32)
+            ids = np.empty((features, n), dtype=np.int32).T  # columns contiguous, like the input
 
             def encode(cols: np.ndarray, block: ParsedBlock = block, ids: np.ndarray = ids) -> None:
                 for j in cols:

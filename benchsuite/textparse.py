@@ -248,7 +248,8 @@ def parse_block(buf: bytes | bytearray, layout: TextLayout, *, pool: Executor | 
     block = ParsedBlock(
         labels=np.zeros(n, dtype=np.uint8),
         dense=np.zeros((n, layout.num_dense), dtype=np.float32),
-        categories=np.empty((n, layout.num_categorical), dtype=np.uint64),
+        # [n, features] with each feature's column contiguous: vocabularies read by column
+        categories=np.empty((layout.num_categorical, n), dtype=np.uint64).T,
         row_hash=np.empty(n, dtype=np.uint64),
         status=np.zeros(n, dtype=np.int8),
         field=np.zeros(n, dtype=np.int16),
