@@ -14,19 +14,24 @@ The estimate, in bytes:
   without a plan is taken to be the full fp32 tables;
 - **optimizer state**: Adagrad keeps one float per weight, the embedding's size again; SGD keeps
   none;
-- **margin**: :data:`MARGIN_SHARE` of the above plus :data:`MARGIN_BYTES`, for the MLPs,
-  activations, gradients (sparse for large tables: a batch's rows only) and batches in flight.
+- **working memory**: the interaction's activations at the largest batch the cell runs
+  (training or inference), :data:`ACTIVATION_COPIES` fp32 tensors of ``[batch, features + 1,
+  dim]`` (measured: a 1TB-shaped model evaluating batches of 16384 on a CPU peaks about 1.2 GB
+  above its embedding), plus :data:`MARGIN_BYTES` for the MLPs and batches in flight, plus
+  :data:`MARGIN_SHARE` of the embedding and optimizer bytes (gradients of large tables are
+  sparse: a batch's rows only).
 
 Unknown capacity (``None``) never blocks a cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchsuite.api import (
+    BYTES_PER_FLOAT,
     DataStats,
     HardwareProfile,
     Infeasible,
@@ -35,10 +40,12 @@ from benchsuite.api import (
     full_table_bytes,
 )
 
-#: Share of the embedding and optimizer bytes added as working margin.
+#: Share of the embedding and optimizer bytes added to the working memory.
 MARGIN_SHARE = 0.05
-#: Fixed working margin: model MLPs, activations at the evaluation batch, batches in flight.
+#: Fixed working memory: model MLPs, batches in flight.
 MARGIN_BYTES = 256 * 2**20
+#: ``[batch, features + 1, dim]`` fp32 tensors alive at once at the largest batch.
+ACTIVATION_COPIES = 6
 #: Optimizer state per byte of embedding, by optimizer name (see ``training.make_optimizer``).
 OPTIMIZER_STATE_FACTOR = {"sgd": 0.0, "adagrad": 1.0}
 
@@ -49,23 +56,27 @@ class MemoryNeed:
 
     embedding_bytes: int
     optimizer_bytes: int
-    margin_bytes: int
+    working_bytes: int
     basis: str  # "plan", "budget" (an upper bound) or "full tables"
 
     @property
     def total_bytes(self) -> int:
-        return self.embedding_bytes + self.optimizer_bytes + self.margin_bytes
+        return self.embedding_bytes + self.optimizer_bytes + self.working_bytes
 
 
 def estimate_need(
     method: Method,
     tables: Sequence[TableSpec],
-    dim: int,
     budget: int,
     stats: DataStats,
-    optimizer: str,
+    config: Mapping[str, Any],
 ) -> MemoryNeed:
-    """The bytes a cell needs on its device, computed without allocating the embedding."""
+    """The bytes a cell needs on its device, computed without allocating the embedding.
+
+    ``config`` is the suite's configuration: ``model.dim``, ``train.optimizer``,
+    ``train.batch_size`` and ``inference.batch_sizes`` are read.
+    """
+    dim, train = config["model"]["dim"], config["train"]
     plan = None
     if not (method.compresses and method.needs):
         plan = method.plan(tables, dim, budget, stats)
@@ -75,26 +86,28 @@ def estimate_need(
         embedding, basis = budget, "budget"
     else:
         embedding, basis = full_table_bytes(tables, dim), "full tables"
+    optimizer = train["optimizer"]
     if optimizer not in OPTIMIZER_STATE_FACTOR:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     state = int(embedding * OPTIMIZER_STATE_FACTOR[optimizer])
-    margin = int((embedding + state) * MARGIN_SHARE) + MARGIN_BYTES
-    return MemoryNeed(embedding, state, margin, basis)
+    batch = max([train["batch_size"], *config["inference"]["batch_sizes"]])
+    activations = ACTIVATION_COPIES * batch * (len(tables) + 1) * dim * BYTES_PER_FLOAT
+    working = int((embedding + state) * MARGIN_SHARE) + MARGIN_BYTES + activations
+    return MemoryNeed(embedding, state, working, basis)
 
 
 def check_memory(
     label: str,
     method: Method,
     tables: Sequence[TableSpec],
-    dim: int,
     stats: DataStats,
-    optimizer: str,
+    config: Mapping[str, Any],
     profile: HardwareProfile,
     metrics: dict[str, Any],
 ) -> None:
     """Record the estimate in ``metrics["memory_check"]``; raise :class:`Infeasible` when the
     cell needs more than the device can hold now. The budget is ``metrics["budget_bytes"]``."""
-    need = estimate_need(method, tables, dim, metrics["budget_bytes"], stats, optimizer)
+    need = estimate_need(method, tables, metrics["budget_bytes"], stats, config)
     capacity = profile.memory_capacity()
     metrics["memory_check"] = {
         **asdict(need),
@@ -103,6 +116,7 @@ def check_memory(
         "device": profile.name,
     }
     if capacity is not None and need.total_bytes > capacity:
+        optimizer = config["train"]["optimizer"]
         raise Infeasible(explain(label, need, optimizer, profile.name, capacity))
 
 
@@ -112,7 +126,7 @@ def explain(label: str, need: MemoryNeed, optimizer: str, device: str, capacity:
     return (
         f"{label} needs {bound}{human_bytes(need.embedding_bytes)} of embedding "
         f"(+ {human_bytes(need.optimizer_bytes)} of {optimizer} optimizer state "
-        f"+ {human_bytes(need.margin_bytes)} working margin = {human_bytes(need.total_bytes)}) "
+        f"+ {human_bytes(need.working_bytes)} working memory = {human_bytes(need.total_bytes)}) "
         f"but the {device} device has {human_bytes(capacity)} available"
     )
 

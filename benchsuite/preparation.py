@@ -14,7 +14,6 @@ the format and the reader.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
@@ -36,7 +35,16 @@ import numpy as np
 
 from benchsuite.api import BenchsuiteError
 from benchsuite.prepared import FORMAT, MANIFEST, fingerprint_of
-from benchsuite.textparse import OK, PROBLEMS, ParsedBlock, TextLayout, fold_hashes, parse_block
+from benchsuite.textparse import (
+    OK,
+    PROBLEMS,
+    BlockBuffers,
+    ParsedBlock,
+    TextLayout,
+    fold_hashes,
+    parse_block,
+    split_lines,
+)
 from benchsuite.vocab import Vocabulary, fold_rare
 
 BAD_ROW_POLICIES = ("error", "skip")
@@ -125,14 +133,22 @@ class _Raw:
         self.gzip = path.suffix == ".gz"
         self.stream: BinaryIO = gzip.GzipFile(fileobj=self.file) if self.gzip else self.file
 
-    def read(self, size: int) -> bytes:
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the file goes; the bytes read."""
+        done = 0
         try:
-            return self.stream.read(size)
+            while done < len(view):
+                got = self.stream.readinto(view[done:])
+                if not got:
+                    break
+                done += got
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise _Truncated(
                 f"{self.path}: the gzip stream is truncated or corrupt ({exc}); "
-                "download the file again"
+                "download the file again",
+                done,
             ) from None
+        return done
 
     def position(self) -> int:
         return self.file.tell()
@@ -143,40 +159,55 @@ class _Raw:
 
 
 class _Truncated(BenchsuiteError):
-    """A gzip stream that ends early or is corrupt."""
+    """A gzip stream that ends early or is corrupt; ``args[1]`` bytes were read before."""
 
 
-def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None
-            ) -> Iterator[tuple[bytes, int]]:  # fmt: skip
-    """Blocks of whole lines with the compressed bytes read so far, read ahead in a thread.
+def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None, parts: int = 1
+            ) -> Iterator[tuple[bytearray, int, int, list]]:  # fmt: skip
+    """(buffer, size, compressed bytes read, pieces): whole lines in ``buffer[:size]`` and
+    where to cut them into ``parts`` (:func:`split_lines`), read ahead in a thread into three
+    buffers used in turn (each is reused once the next block is asked for).
     A truncated gzip stream raises, or with a ``stream`` that tolerates it, ends the file
     there and sets ``stream.truncated``."""
-    out: queue.Queue = queue.Queue(maxsize=2)
+    out: queue.Queue = queue.Queue()
+    free: queue.Queue = queue.Queue()
+    for _ in range(3):
+        free.put(bytearray(block_bytes))
     stop = threading.Event()
 
     def produce() -> None:
         raw = _Raw(path)
         try:
             carry = b""
-            while not stop.is_set():
-                try:
-                    chunk = raw.read(block_bytes)
-                except _Truncated:
-                    if stream is None or not stream.tolerate_truncation:
-                        raise
-                    stream.truncated = True
-                    chunk = b""
-                if not chunk:
-                    if carry:
-                        out.put((carry, raw.position()))
+            ended = False
+            while not stop.is_set() and not ended:
+                buf = free.get()
+                if stop.is_set():
                     break
-                cut = chunk.rfind(b"\n") + 1
-                if cut == 0:
-                    carry += chunk
+                if len(buf) < len(carry) + block_bytes:
+                    buf.extend(bytes(len(carry) + block_bytes - len(buf)))
+                buf[: len(carry)] = carry
+                with memoryview(buf) as view:
+                    try:
+                        got = raw.readinto(view[len(carry) : len(carry) + block_bytes])
+                    except _Truncated as exc:
+                        if stream is None or not stream.tolerate_truncation:
+                            raise
+                        stream.truncated = True
+                        got, ended = exc.args[1], True
+                size = len(carry) + got
+                if got == 0 or ended:
+                    ended = True
+                    if size:
+                        out.put((buf, size, raw.position(), split_lines(buf, size, parts)))
+                    break
+                cut = buf.rfind(b"\n", 0, size) + 1
+                if cut == 0:  # no line end yet: keep reading
+                    carry = bytes(buf[:size])
+                    free.put(buf)
                     continue
-                block = b"".join((carry, memoryview(chunk)[:cut]))  # one copy per block
-                carry = chunk[cut:]
-                out.put((block, raw.position()))
+                carry = bytes(buf[cut:size])
+                out.put((buf, cut, raw.position(), split_lines(buf, cut, parts)))
             out.put(None)
         except BaseException as exc:
             out.put(exc)
@@ -185,19 +216,21 @@ def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
+    previous = None
     try:
         while True:
             item = out.get()
+            if previous is not None:
+                free.put(previous)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
+            previous = item[0]
             yield item
     finally:
         stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                out.get_nowait()
+        free.put(bytearray(0))  # wakes a producer waiting for a buffer
         thread.join()
 
 
@@ -224,13 +257,17 @@ def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
             line = 0
             checksum = 0
             first = True
-            for data, position in _blocks(source.path, block_bytes, stream):
+            buffers = BlockBuffers(recipe.layout)
+            for data, size, position, pieces in _blocks(source.path, block_bytes, stream, threads):
+                start = 0
                 if first:
                     first = False
                     if recipe.header is not None and data.startswith(recipe.header):
-                        cut = data.find(b"\n") + 1
-                        data, line = data[cut:], 1
-                block = parse_block(data, recipe.layout, pool=pool, threads=threads)
+                        start, line = (data.find(b"\n", 0, size) + 1) or size, 1
+                block = parse_block(
+                    data[start:size] if start else data, recipe.layout, size=size - start,
+                    pool=pool, threads=threads, buffers=buffers, pieces=None if start else pieces,
+                )  # fmt: skip
                 checksum = fold_hashes(block.row_hash, checksum, line)
                 stream.checksum = f"rows-fnv64:{checksum:016x}"
                 yield block, line, position
@@ -395,7 +432,6 @@ def _prepare_part(
     bad = dict.fromkeys(PROBLEMS.values(), 0)
     rows = lines = 0
     features = len(vocabs)
-    halves = np.array_split(np.arange(features), max(1, min(threads, features)))
     with (
         (tmp / "labels.u8").open("wb") as labels,
         (tmp / "dense.f32").open("wb") as dense,
@@ -403,18 +439,21 @@ def _prepare_part(
         (tmp / "rowhash.u64").open("wb") as hashes,
     ):
         stream = reader(source)
+        ids_buf = np.empty((0, features), dtype=np.int32)
         for block, first_line, position in stream:
             lines = first_line + len(block)
             if len(block) and (block.status != OK).any():
                 block = _bad_rows(block, source, first_line, policy, bad, recipe.layout)
             n = len(block)
-            ids = np.empty((features, n), dtype=np.int32).T  # columns contiguous, like the input
+            if ids_buf.shape[0] < n:
+                ids_buf = np.empty((max(n, int(ids_buf.shape[0] * 1.25)), features), np.int32)
+            ids = ids_buf[:n]  # reused: fresh memory would cost a page fault per 4 KiB
+            order = sorted(range(features), key=lambda j: -vocabs[j].size)  # big ones first
 
-            def encode(cols: np.ndarray, block: ParsedBlock = block, ids: np.ndarray = ids) -> None:
-                for j in cols:
-                    vocabs[j].encode(block.categories[:, j], ids[:, j])
+            def encode(j: int, block: ParsedBlock = block, ids: np.ndarray = ids) -> None:
+                vocabs[j].encode(block.categories[:, j], ids[:, j])
 
-            list(pool.map(encode, halves))
+            list(pool.map(encode, order))  # one task per feature: the pool balances them
             np.ascontiguousarray(block.labels).tofile(labels)
             np.ascontiguousarray(block.dense, dtype=np.float32).tofile(dense)
             ids.tofile(ids_file)
@@ -572,19 +611,24 @@ def _write_split_indices(out: Path, splits: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-_CHUNK_ROWS = 1 << 20
+_CHUNK_ROWS = 1 << 16
 
 
-def _chunks(path: Path, dtype: type, cols: int, lo: int, hi: int):
-    """(first row, rows) of a flat row-major file, a bounded chunk at a time (plain reads, so
-    memory stays the same whatever the file's size)."""
-    item = np.dtype(dtype).itemsize * max(cols, 1)
+def _chunks(path: Path, dtype: type, cols: int, lo: int, hi: int, rows: int = _CHUNK_ROWS):
+    """(first row, rows) of a flat row-major file, a bounded chunk at a time, read into one
+    reused buffer (so memory stays the same whatever the file's size; the chunk is valid until
+    the next one)."""
+    width = max(cols, 1)
+    item = np.dtype(dtype).itemsize * width
+    buf = np.empty(min(rows, max(hi - lo, 0)) * width, dtype=dtype)
     with path.open("rb") as f:
-        for a in range(lo, hi, _CHUNK_ROWS):
-            n = min(hi, a + _CHUNK_ROWS) - a
-            f.seek(a * item)
-            chunk = np.fromfile(f, dtype=dtype, count=n * max(cols, 1))
-            yield a, chunk.reshape(n, cols) if cols else chunk
+        f.seek(lo * item)
+        for a in range(lo, hi, rows):
+            n = min(hi, a + rows) - a
+            view = buf[: n * width]
+            if f.readinto(memoryview(view).cast("B")) != n * item:
+                raise BenchsuiteError(f"{path}: shorter than its rows; prepare again with --force")
+            yield a, view.reshape(n, cols) if cols else view
 
 
 def _fold_part(out: Path, part: dict[str, Any], features: int, offsets: np.ndarray,
@@ -616,7 +660,7 @@ def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
     try:
         for p in parts:
             path = out / "parts" / p["part"] / "rowhash.u64"
-            for _, chunk in _chunks(path, np.uint64, 0, 0, p["rows"]):
+            for _, chunk in _chunks(path, np.uint64, 0, 0, p["rows"], rows=1 << 20):
                 top = (chunk >> np.uint64(56)).astype(np.uint8)
                 order = np.argsort(top, kind="stable")
                 bounds = np.searchsorted(top[order], np.arange(257))

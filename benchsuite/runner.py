@@ -261,7 +261,7 @@ def _measure(
 
     profile.reset_peak_memory()
     torch.manual_seed(cell.seed)
-    check_memory(cell.label, method, tables, dim, stats, cfg_train["optimizer"], profile, metrics)
+    check_memory(cell.label, method, tables, stats, suite.config, profile, metrics)
     embedding = method.build(tables, dim, metrics["budget_bytes"], stats, cell.seed)
     emb_bytes = module_bytes(embedding)
     metrics["embedding_bytes"] = emb_bytes

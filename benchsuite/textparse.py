@@ -96,6 +96,10 @@ class ParsedBlock:
         )
 
 
+# log(1 + x) of the small counts that make up most dense values, looked up instead of computed.
+_LOG1P_TABLE_SIZE = 1 << 12
+_LOG1P = np.log1p(np.arange(_LOG1P_TABLE_SIZE, dtype=np.float64)).astype(np.float32)
+
 _HEX_DIGITS = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX_DIGITS[_c] = _i
@@ -115,6 +119,7 @@ def _parse_lines(
 ):
     """Parse ``nrows`` lines from ``buf[pos:end]`` into rows ``row0…``; return the end offset."""
     hexd = _HEX_DIGITS
+    logs = _LOG1P
     nfields = kinds.shape[0]
     for r in range(row0, row0 + nrows):
         h = _FNV_OFFSET
@@ -176,7 +181,12 @@ def _parse_lines(
                     if neg:
                         v = -v
                     h = _mix(h, np.uint64(v))
-                    dense[r, slots[f]] = math.log1p(v) if v > 0 else 0.0
+                    if v <= 0:
+                        dense[r, slots[f]] = 0.0
+                    elif v < _LOG1P_TABLE_SIZE:
+                        dense[r, slots[f]] = logs[v]
+                    else:
+                        dense[r, slots[f]] = math.log1p(v)
             elif kind == 4:  # any string, FNV-1a 64-bit
                 s = _FNV_OFFSET
                 while p < end and buf[p] != delim and buf[p] != 10:
@@ -225,35 +235,69 @@ def _without_carriage_returns(buf: np.ndarray) -> np.ndarray:
     return np.delete(buf, cr) if cr.size else buf
 
 
-def parse_block(buf: bytes | bytearray, layout: TextLayout, *, pool: Executor | None = None,
-                threads: int = 1) -> ParsedBlock:  # fmt: skip
-    """Parse every line of ``buf`` (whole lines; the last may lack its newline), cut into
-    ``threads`` pieces parsed at once on ``pool``."""
-    raw = bytes(buf) if not isinstance(buf, (bytes, bytearray)) else buf
-    if b"\r" in raw:
-        raw = _without_carriage_returns(np.frombuffer(raw, dtype=np.uint8)).tobytes()
-    size = len(raw)
-    # pieces: (start byte, first row, rows), cut at line boundaries near equal byte offsets
+class BlockBuffers:
+    """Output arrays reused from block to block. Fresh memory costs a page fault on first
+    touch, which on virtual machines takes longer than parsing the bytes that fill it."""
+
+    def __init__(self, layout: TextLayout) -> None:
+        self.layout = layout
+        self.capacity = -1
+
+    def get(self, n: int) -> ParsedBlock:
+        if n > self.capacity:
+            cap = max(n, int(self.capacity * 1.25))
+            self._labels = np.zeros(cap, dtype=np.uint8)
+            self._dense = np.zeros((cap, self.layout.num_dense), dtype=np.float32)
+            self._cats = np.empty((self.layout.num_categorical, cap), dtype=np.uint64)
+            self._hash = np.empty(cap, dtype=np.uint64)
+            self._status = np.zeros(cap, dtype=np.int8)
+            self._field = np.zeros(cap, dtype=np.int16)
+            self.capacity = cap
+        return ParsedBlock(
+            labels=self._labels[:n],
+            dense=self._dense[:n],
+            # [n, features] with each feature's column contiguous: vocabularies read by column
+            categories=self._cats[:, :n].T,
+            row_hash=self._hash[:n],
+            status=self._status[:n],
+            field=self._field[:n],
+        )
+
+
+def split_lines(buf: bytes | bytearray, size: int, parts: int) -> list[tuple[int, int, int]]:
+    """(start byte, first row, rows) of ``parts`` pieces of ``buf[:size]`` cut at line ends
+    near equal byte offsets (a reader thread computes them ahead of parsing)."""
     pieces = []
     pos = row = 0
-    parts = max(1, threads) if pool is not None and size > (1 << 20) else 1
+    parts = max(1, parts) if size > (1 << 20) else 1
+    last_open = 1 if size and buf[size - 1] != 10 else 0  # a last line without its newline
     for k in range(1, parts + 1):
-        cut = size if k == parts else raw.find(b"\n", size * k // parts) + 1 or size
-        rows = raw.count(b"\n", pos, cut) + (1 if cut == size and size and raw[-1] != 10 else 0)
+        cut = size if k == parts else buf.find(b"\n", size * k // parts, size) + 1 or size
+        rows = buf.count(b"\n", pos, cut) + (last_open if cut == size else 0)
         pieces.append((pos, row, rows))
         pos, row = cut, row + rows
-    n = row
-    arr = np.frombuffer(raw, dtype=np.uint8) if size else np.zeros(1, dtype=np.uint8)
+    return pieces
+
+
+def parse_block(
+    buf: bytes | bytearray, layout: TextLayout, *, size: int | None = None,
+    pool: Executor | None = None, threads: int = 1, buffers: BlockBuffers | None = None,
+    pieces: list[tuple[int, int, int]] | None = None,
+) -> ParsedBlock:  # fmt: skip
+    """Parse every line of ``buf[:size]`` (whole lines; the last may lack its newline), cut
+    into ``threads`` pieces (or the :func:`split_lines` ``pieces`` given) parsed at once on
+    ``pool``, into ``buffers`` when given (the result is valid until their next use)."""
+    size = len(buf) if size is None else size
+    if buf.find(b"\r", 0, size) >= 0:
+        buf = _without_carriage_returns(np.frombuffer(buf, dtype=np.uint8, count=size)).tobytes()
+        size = len(buf)
+        pieces = None
+    if pieces is None:
+        pieces = split_lines(buf, size, threads if pool is not None else 1)
+    n = sum(rows for _, _, rows in pieces)
+    arr = np.frombuffer(buf, dtype=np.uint8, count=size) if size else np.zeros(1, np.uint8)
     kinds, slots = layout.arrays()
-    block = ParsedBlock(
-        labels=np.zeros(n, dtype=np.uint8),
-        dense=np.zeros((n, layout.num_dense), dtype=np.float32),
-        # [n, features] with each feature's column contiguous: vocabularies read by column
-        categories=np.empty((layout.num_categorical, n), dtype=np.uint64).T,
-        row_hash=np.empty(n, dtype=np.uint64),
-        status=np.zeros(n, dtype=np.int8),
-        field=np.zeros(n, dtype=np.int16),
-    )
+    block = (buffers or BlockBuffers(layout)).get(n)
     delim = ord(layout.delimiter)
 
     def run(piece: tuple[int, int, int]) -> None:

@@ -9,15 +9,12 @@ to the raw value. Rare values are folded afterwards with :func:`fold_rare`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numba
 import numpy as np
 
 from benchsuite.api import BenchsuiteError
 from benchsuite.textparse import MISSING
 
-_EMPTY = np.int64(-1)
 MAX_IDS = 2**31 - 1
 
 
@@ -29,45 +26,52 @@ def _slot(key: np.uint64, mask: np.uint64) -> np.uint64:
 
 @numba.njit(nogil=True, cache=True)
 def _insert_all(keys, ids, values, size):
-    """Rebuild a table from ``values`` (ids are positions); the table arrays start empty."""
+    """Fill an empty table from ``values`` (a slot holds id + 1; 0 is empty)."""
     mask = np.uint64(keys.shape[0] - 1)
     for i in range(size):
         k = values[i]
         s = _slot(k, mask)
-        while ids[s] != -1:
+        while ids[s] != 0:
             s = (s + np.uint64(1)) & mask
         keys[s] = k
-        ids[s] = i
+        ids[s] = i + 1
 
 
 @numba.njit(nogil=True, cache=True)
-def _lookup_or_add(column, cap, keys, ids, values, size, out):
-    """Ids of ``column`` into ``out``; unseen values get the next id and join ``values``."""
+def _lookup_or_add(column, start, cap, keys, ids, values, size, limit, out):
+    """Ids of ``column[start:]`` into ``out``; unseen values get the next id and join
+    ``values``. Stops when the vocabulary reaches ``limit`` (the table must grow first);
+    returns the new size and the row it stopped at."""
     mask = np.uint64(keys.shape[0] - 1)
     n = size
-    for r in range(column.shape[0]):
+    for r in range(start, column.shape[0]):
+        if n >= limit:
+            return n, r
         k = column[r]
         if cap > 0 and k != MISSING:
             k = k % np.uint64(cap)
         s = _slot(k, mask)
         while True:
             i = ids[s]
-            if i == -1:
+            if i == 0:
                 keys[s] = k
-                ids[s] = n
+                ids[s] = n + 1
                 values[n] = k
                 out[r] = n
                 n += 1
                 break
             if keys[s] == k:
-                out[r] = i
+                out[r] = i - 1
                 break
             s = (s + np.uint64(1)) & mask
-    return n
+    return n, column.shape[0]
 
 
 class Vocabulary:
-    """One feature's raw values in order of first sight, with a hash table to find them."""
+    """One feature's raw values in order of first sight, with a hash table to find them.
+
+    The table grows by doubling when half full, so its memory follows the vocabulary, not the
+    block size; slots are zero when empty, so an untouched part of it costs no memory."""
 
     def __init__(self, name: str, cap: int = 0) -> None:
         self.name = name
@@ -75,10 +79,9 @@ class Vocabulary:
         self.size = 0
         self.values = np.empty(1024, dtype=np.uint64)
         self._keys = np.zeros(2048, dtype=np.uint64)
-        self._ids = np.full(2048, _EMPTY, dtype=np.int64)
+        self._ids = np.zeros(2048, dtype=np.int64)
 
-    def _reserve(self, more: int) -> None:
-        need = self.size + more
+    def _grow(self, need: int) -> None:
         if need > MAX_IDS:
             raise BenchsuiteError(
                 f"feature {self.name} has more than {MAX_IDS:,} distinct values; "
@@ -91,28 +94,29 @@ class Vocabulary:
         if 2 * need > self._keys.shape[0]:
             slots = 1 << int(2 * need - 1).bit_length()
             self._keys = np.zeros(slots, dtype=np.uint64)
-            self._ids = np.full(slots, _EMPTY, dtype=np.int64)
+            self._ids = np.zeros(slots, dtype=np.int64)
             _insert_all(self._keys, self._ids, self.values, self.size)
 
     def encode(self, column: np.ndarray, out: np.ndarray) -> None:
         """Write the ids of raw ``column`` (uint64) into ``out`` (an int32 view)."""
-        self._reserve(column.shape[0])
-        self.size = _lookup_or_add(
-            column, self.cap, self._keys, self._ids, self.values, self.size, out
-        )
+        start = 0
+        while start < column.shape[0]:
+            limit = min(self.values.shape[0], self._keys.shape[0] // 2)
+            self.size, start = _lookup_or_add(
+                column, start, self.cap, self._keys, self._ids, self.values, self.size, limit,
+                out,
+            )  # fmt: skip
+            if start < column.shape[0]:
+                self._grow(2 * self.size)
 
     def extend(self, values: np.ndarray) -> None:
         """Add raw values known to be new, in order (restoring a saved vocabulary)."""
-        self._reserve(values.shape[0])
+        self._grow(self.size + values.shape[0])
         self.values[self.size : self.size + values.shape[0]] = values
         self.size += values.shape[0]
         self._keys[:] = 0
-        self._ids[:] = _EMPTY
+        self._ids[:] = 0
         _insert_all(self._keys, self._ids, self.values, self.size)
-
-    def save_delta(self, path: Path, since: int) -> None:
-        """The values first seen after id ``since``, to a ``.npy`` file."""
-        np.save(path, self.values[since : self.size])
 
 
 def fold_rare(counts: np.ndarray, min_count: int) -> tuple[np.ndarray, int]:
