@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     prep.add_argument(
         "--block-mb", type=float, metavar="MB", default=argparse.SUPPRESS,
-        help="bytes read per block, which bounds memory (default 32)",
+        help="bytes read per block, which bounds memory (default 8)",
     )  # fmt: skip
     prep.add_argument("--force", action="store_true", help="replace what is in --out")
     prep.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -359,7 +359,7 @@ def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | 
     started = time.perf_counter()
 
     threads = max(1, int(settings.get("threads") or min(2, os.cpu_count() or 1)))
-    block_bytes = int(float(settings.get("block_mb") or 32) * 2**20)
+    block_bytes = int(float(settings.get("block_mb") or 8) * 2**20)
     cap = int(settings.get("cap") or 0)
     vocabs = [Vocabulary(name, cap) for name in recipe.features]
     pool = ThreadPoolExecutor(threads)
@@ -439,24 +439,28 @@ def _prepare_part(
         (tmp / "rowhash.u64").open("wb") as hashes,
     ):
         stream = reader(source)
-        ids_buf = np.empty((0, features), dtype=np.int32)
+        by_feature = np.empty((features, 0), dtype=np.int32)
+        by_row = np.empty((0, features), dtype=np.int32)
         for block, first_line, position in stream:
             lines = first_line + len(block)
             if len(block) and (block.status != OK).any():
                 block = _bad_rows(block, source, first_line, policy, bad, recipe.layout)
             n = len(block)
-            if ids_buf.shape[0] < n:
-                ids_buf = np.empty((max(n, int(ids_buf.shape[0] * 1.25)), features), np.int32)
-            ids = ids_buf[:n]  # reused: fresh memory would cost a page fault per 4 KiB
+            if by_row.shape[0] < n:  # reused: fresh memory costs a page fault per 4 KiB
+                cap = max(n, int(by_row.shape[0] * 1.25))
+                by_feature = np.empty((features, cap), dtype=np.int32)
+                by_row = np.empty((cap, features), dtype=np.int32)
+            ids = by_feature[:, :n]  # each feature's ids contiguous while they are written
             order = sorted(range(features), key=lambda j: -vocabs[j].size)  # big ones first
 
             def encode(j: int, block: ParsedBlock = block, ids: np.ndarray = ids) -> None:
-                vocabs[j].encode(block.categories[:, j], ids[:, j])
+                vocabs[j].encode(block.categories[:, j], ids[j])
 
             list(pool.map(encode, order))  # one task per feature: the pool balances them
             np.ascontiguousarray(block.labels).tofile(labels)
             np.ascontiguousarray(block.dense, dtype=np.float32).tofile(dense)
-            ids.tofile(ids_file)
+            np.copyto(by_row[:n], ids.T)
+            by_row[:n].tofile(ids_file)
             np.ascontiguousarray(block.row_hash).tofile(hashes)
             rows += n
             report.update(done_before + position, rows_before + rows, f"{source.part}")
@@ -656,14 +660,20 @@ def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
     folder = out / "duplicates"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    buckets = [(folder / f"{b:03d}.u64").open("wb") for b in range(256)]
+    total = sum(p["rows"] for p in parts)
+    # about 4M hashes (32 MB) per bucket, at most 256 buckets (16 GB of hashes at 1TB scale)
+    bits = min(8, max(0, (total >> 22).bit_length()))
+    buckets = [(folder / f"{b:03d}.u64").open("wb") for b in range(1 << bits)]
     try:
         for p in parts:
             path = out / "parts" / p["part"] / "rowhash.u64"
             for _, chunk in _chunks(path, np.uint64, 0, 0, p["rows"], rows=1 << 20):
-                top = (chunk >> np.uint64(56)).astype(np.uint8)
+                if bits == 0:
+                    chunk.tofile(buckets[0])
+                    continue
+                top = (chunk >> np.uint64(64 - bits)).astype(np.uint8)
                 order = np.argsort(top, kind="stable")
-                bounds = np.searchsorted(top[order], np.arange(257))
+                bounds = np.searchsorted(top[order], np.arange(len(buckets) + 1))
                 ordered = chunk[order]
                 for b in np.flatnonzero(np.diff(bounds)):
                     ordered[bounds[b] : bounds[b + 1]].tofile(buckets[b])
@@ -671,7 +681,7 @@ def _duplicates(out: Path, parts: list[dict[str, Any]]) -> int:
         for f in buckets:
             f.close()
     duplicates = 0
-    for b in range(256):
+    for b in range(len(buckets)):
         values = np.fromfile(folder / f"{b:03d}.u64", dtype=np.uint64)
         if values.size > 1:
             values.sort()

@@ -96,10 +96,6 @@ class ParsedBlock:
         )
 
 
-# log(1 + x) of the small counts that make up most dense values, looked up instead of computed.
-_LOG1P_TABLE_SIZE = 1 << 12
-_LOG1P = np.log1p(np.arange(_LOG1P_TABLE_SIZE, dtype=np.float64)).astype(np.float32)
-
 _HEX_DIGITS = np.full(256, -1, dtype=np.int64)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX_DIGITS[_c] = _i
@@ -119,7 +115,6 @@ def _parse_lines(
 ):
     """Parse ``nrows`` lines from ``buf[pos:end]`` into rows ``row0…``; return the end offset."""
     hexd = _HEX_DIGITS
-    logs = _LOG1P
     nfields = kinds.shape[0]
     for r in range(row0, row0 + nrows):
         h = _FNV_OFFSET
@@ -181,12 +176,7 @@ def _parse_lines(
                     if neg:
                         v = -v
                     h = _mix(h, np.uint64(v))
-                    if v <= 0:
-                        dense[r, slots[f]] = 0.0
-                    elif v < _LOG1P_TABLE_SIZE:
-                        dense[r, slots[f]] = logs[v]
-                    else:
-                        dense[r, slots[f]] = math.log1p(v)
+                    dense[r, slots[f]] = math.log1p(v) if v > 0 else 0.0
             elif kind == 4:  # any string, FNV-1a 64-bit
                 s = _FNV_OFFSET
                 while p < end and buf[p] != delim and buf[p] != 10:

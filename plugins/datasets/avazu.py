@@ -56,7 +56,7 @@ class Avazu(PreparedDataset):
     dense_count = 0
     download = "https://www.kaggle.com/c/avazu-ctr-prediction/data (train.gz)"
     preparation: ClassVar[dict[str, Any]] = {
-        "bad_rows": "error", "min_count": 1, "seed": 0, "threads": 0, "block_mb": 32,
+        "bad_rows": "error", "min_count": 1, "seed": 0, "threads": 0, "block_mb": 8,
     }  # fmt: skip
 
     def raw_hint(self) -> str:

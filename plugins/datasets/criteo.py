@@ -50,7 +50,7 @@ DENSE_NAMES = tuple(f"I{i}" for i in range(1, 14))
 CATEGORY_NAMES = tuple(f"C{i}" for i in range(1, 27))
 LAYOUT = TextLayout((LABEL, *([DENSE] * 13), *([HEX] * 26)), delimiter="\t")
 MLPERF_CAP = 40_000_000
-_COMMON = {"bad_rows": "error", "min_count": 1, "threads": 0, "block_mb": 32}
+_COMMON = {"bad_rows": "error", "min_count": 1, "threads": 0, "block_mb": 8}
 
 
 def kaggle_splits(parts: dict[str, int], settings: dict[str, Any]) -> dict[str, Any]:
