@@ -408,15 +408,17 @@ def _list(args: argparse.Namespace, host: Host) -> int:
     if args.kind == "suites":
         from benchsuite.suite import describe_suite
 
+        width = max((len(name) for name in host.suites), default=0)
         for name, path in host.suites.items():
-            print(f"{name:<16} {describe_suite(path)}")
+            print(f"{name:<{width}}  {describe_suite(path)}")
         return 0
+    width = max((len(name) for name in host.registry[args.kind]), default=0)
     for name, reg in host.registry[args.kind].items():
         note = ""
         if args.kind == "hardware":
             ok, why = reg.cls.available()
             note = "" if ok else f"  (not available here: {why})"
-        print(f"{name:<16} {reg.summary}  [{reg.plugin.name}]{note}")
+        print(f"{name:<{width}}  {reg.summary}  [{reg.plugin.name}]{note}")
     return 0
 
 
