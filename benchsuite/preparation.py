@@ -350,6 +350,13 @@ def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | 
             )
         if (out / MANIFEST).exists():
             manifest = json.loads((out / MANIFEST).read_text())
+            had = [(m["source"], m["bytes"]) for m in manifest["sources"]]
+            now = [(s.path.name, s.path.stat().st_size) for s in recipe.sources]
+            if had != now:
+                raise BenchsuiteError(
+                    f"{out} holds a dataset prepared from other files; "
+                    "choose another --out or pass --force to replace it"
+                )
             if report:
                 report.line(f"{out}: already prepared ({manifest['rows']:,} rows)")
             return manifest

@@ -315,6 +315,26 @@ def test_preparing_other_settings_into_a_used_folder_needs_force(tmp_path: Path)
     assert PreparedData(tmp_path / "o", "criteo-tb").manifest["settings"]["min_count"] == 2
 
 
+def test_preparing_again_keeps_the_data_but_other_files_need_force(tmp_path: Path) -> None:
+    raw = write_lines(tmp_path / "train.txt", criteo_lines(70, seed=30))
+    first = CriteoKaggle.prepare_raw([raw], tmp_path / "o", {})
+    assert CriteoKaggle.prepare_raw([raw], tmp_path / "o", {}) == first
+    write_lines(raw, criteo_lines(80, seed=31))
+    with pytest.raises(BenchsuiteError, match="prepared from other files"):
+        CriteoKaggle.prepare_raw([raw], tmp_path / "o", {})
+
+
+def test_skip_policy_counts_an_empty_day_and_goes_on(tmp_path: Path) -> None:
+    write_days(tmp_path / "raw", {0: 30, 2: 20})
+    (tmp_path / "raw" / "day_1").write_bytes(b"")
+    CriteoTB.prepare_raw([tmp_path / "raw"], tmp_path / "o", {"bad_rows": "skip"})
+    manifest = PreparedData(tmp_path / "o", "criteo-tb").manifest
+    assert manifest["bad_rows"] == {"empty_file": 1}
+    assert manifest["split_rows"]["train"] == 30
+    with pytest.raises(BenchsuiteError, match="day_1: the file is empty"):
+        CriteoTB.prepare_raw([tmp_path / "raw"], tmp_path / "strict", {})
+
+
 def test_mlperf_npy_days_prepare_like_the_text_days(tmp_path: Path) -> None:
     text = tmp_path / "text"
     write_days(text, {0: 30, 1: 20})
