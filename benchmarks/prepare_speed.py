@@ -85,13 +85,15 @@ def measure(rows: int, repeats: int, folder: Path) -> dict:
     return {
         "rows": rows,
         "file_bytes": raw.stat().st_size,
-        "pandas_read_s": min(pandas_s),
-        "prepare_s": min(prepare_s),
-        "speedup": min(pandas_s) / min(prepare_s),
-        "first_call_pandas_read_s": min(pandas_cold),
-        "first_call_prepare_s": min(prepare_cold),
-        "first_call_speedup": min(pandas_cold) / min(prepare_cold),
-        "prepare_rows_per_s": rows / min(prepare_s),
+        # one call in a fresh process, as a user runs either: the figure the goal is about
+        "pandas_read_s": min(pandas_cold),
+        "prepare_s": min(prepare_cold),
+        "speedup": min(pandas_cold) / min(prepare_cold),
+        # the same call repeated in its process (start-up paid, memory already touched)
+        "repeat_pandas_read_s": min(pandas_s),
+        "repeat_prepare_s": min(prepare_s),
+        "repeat_speedup": min(pandas_s) / min(prepare_s),
+        "prepare_rows_per_s": rows / min(prepare_cold),
         "prepare_peak_bytes": min(peaks),
     }
 
@@ -118,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         # What the second million rows costs each side in a fresh process: start-up cancels
         # out, and memory is fresh for pandas as it is for any file read whole.
-        more_pandas = double["first_call_pandas_read_s"] - result["first_call_pandas_read_s"]
-        more_prepare = double["first_call_prepare_s"] - result["first_call_prepare_s"]
+        more_pandas = double["pandas_read_s"] - result["pandas_read_s"]
+        more_prepare = double["prepare_s"] - result["prepare_s"]
         result["marginal_speedup"] = more_pandas / more_prepare
         result["double_size"] = double
     result["benchmark_s"] = round(time.perf_counter() - started, 1)
