@@ -21,6 +21,12 @@ The estimate, in bytes:
   :data:`MARGIN_SHARE` of the embedding and optimizer bytes (gradients of large tables are
   sparse: a batch's rows only).
 
+Statistics (frequencies, samples, MinHash signatures, pre-trained embeddings) are computed in
+host memory before the embedding is built, and at 1TB scale they can be larger than the
+embedding itself (pre-trained embeddings of every id). :func:`check_statistics_memory` makes
+the same decision for them first, against the host's memory (:func:`statistics_bytes` says
+what each kind keeps).
+
 Unknown capacity (``None``) never blocks a cell.
 """
 
@@ -32,10 +38,15 @@ from typing import Any
 
 from benchsuite.api import (
     BYTES_PER_FLOAT,
+    FREQUENCIES,
+    PRETRAINED,
+    SAMPLE,
+    SIGNATURES,
     DataStats,
     HardwareProfile,
     Infeasible,
     Method,
+    StatRequest,
     TableSpec,
     full_table_bytes,
 )
@@ -129,6 +140,46 @@ def explain(label: str, need: MemoryNeed, optimizer: str, device: str, capacity:
         f"+ {human_bytes(need.working_bytes)} working memory = {human_bytes(need.total_bytes)}) "
         f"but the {device} device has {human_bytes(capacity)} available"
     )
+
+
+def statistics_bytes(needs: Sequence[StatRequest], tables: Sequence[TableSpec],
+                     num_dense: int) -> int:  # fmt: skip
+    """Host bytes the statistics keep while they are computed (requests already normalised).
+
+    Per id of every table: 8 for a frequency; ``hashes`` × 4 for signatures plus an int64
+    column being reduced; ``dim`` × 4 three times for pre-trained embeddings (the weights,
+    Adagrad's state and the copy returned). Per sampled row: its dense floats, int64 ids and
+    label, twice while the sample is gathered.
+    """
+    ids = sum(t.rows for t in tables)
+    total = 0
+    for request in needs:
+        p = request.params
+        if request.kind == FREQUENCIES:
+            total += 8 * ids
+        elif request.kind in (SAMPLE, SIGNATURES):
+            total += 2 * int(p["rows"]) * (4 * num_dense + 8 * len(tables) + 4)
+            if request.kind == SIGNATURES:
+                total += ids * (4 * int(p["hashes"]) + 8)
+        elif request.kind == PRETRAINED:
+            total += 3 * ids * int(p["dim"]) * BYTES_PER_FLOAT
+    return total
+
+
+def check_statistics_memory(
+    label: str, needs: Sequence[StatRequest], tables: Sequence[TableSpec], num_dense: int,
+    capacity: int | None, metrics: dict[str, Any],
+) -> None:  # fmt: skip
+    """Raise :class:`Infeasible` when computing the statistics would not fit in host memory;
+    the estimate goes to ``metrics["statistics_memory_check"]``."""
+    need = statistics_bytes(needs, tables, num_dense)
+    metrics["statistics_memory_check"] = {"needed_bytes": need, "capacity_bytes": capacity}
+    if capacity is not None and need + MARGIN_BYTES > capacity:
+        kinds = ", ".join(sorted({r.kind for r in needs}))
+        raise Infeasible(
+            f"{label} needs {human_bytes(need)} of host memory for its statistics ({kinds}) "
+            f"but the host has {human_bytes(capacity)} available"
+        )
 
 
 def human_bytes(n: int) -> str:

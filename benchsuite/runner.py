@@ -31,12 +31,12 @@ from benchsuite.api import (
     full_table_bytes,
 )
 from benchsuite.environment import environment
-from benchsuite.feasibility import check_memory
+from benchsuite.feasibility import check_memory, check_statistics_memory
 from benchsuite.host import Host
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
 from benchsuite.progress import Progress
-from benchsuite.stats import StatsCache, compute_stats
+from benchsuite.stats import StatsCache, compute_stats, normalise
 from benchsuite.suite import Cell, Suite
 from benchsuite.training import (
     Diverged,
@@ -255,6 +255,11 @@ def _measure(
     device = profile.device
     tables, dim = dataset.tables, cfg_model["dim"]
 
+    if method.needs and _stats_key(method, dataset) not in stats_cache:
+        check_statistics_memory(
+            cell.label, [normalise(r) for r in method.needs], tables, dataset.num_dense,
+            _host_capacity(suite.host), metrics,
+        )  # fmt: skip
     stats = _stats_for(method, dataset, stats_cache, progress)
     if stats.cost:
         metrics["stats_cost"] = stats.cost
@@ -369,11 +374,22 @@ def _stats_for(
     """Statistics from this run's memory, else the disk cache, else computed now."""
     if not method.needs:
         return DataStats()
-    key = dataset.fingerprint() + "|" + ";".join(sorted(n.key() for n in method.needs))
+    key = _stats_key(method, dataset)
     if key not in cache:
         disk = StatsCache(warn=progress.warn)
         cache[key] = compute_stats(dataset, method.needs, cache=disk, notify=progress.note)
     return cache[key]
+
+
+def _stats_key(method: Any, dataset: Dataset) -> str:
+    return dataset.fingerprint() + "|" + ";".join(sorted(n.key() for n in method.needs))
+
+
+def _host_capacity(host: Any) -> int | None:
+    """Host memory available now, from the cpu hardware profile (statistics live on the host
+    whatever device trains); None when no such profile is registered."""
+    registered = host.registry["hardware"].get("cpu")
+    return registered.cls().memory_capacity() if registered else None
 
 
 def _epochs(dataset: Dataset, batch_size: int) -> Iterator[Batch]:

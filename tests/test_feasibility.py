@@ -260,3 +260,40 @@ def test_meminfo_available_is_read_in_bytes(tmp_path):
     meminfo.write_text("MemTotal:  1000 kB\nMemFree:  200 kB\nMemAvailable:  300 kB\n")
     assert cpu_plugin._meminfo_bytes("MemAvailable", meminfo) == 300 * 1024
     assert cpu_plugin._meminfo_bytes("Missing", meminfo) is None
+
+
+def test_statistics_bytes_count_what_each_kind_keeps_per_id_and_row() -> None:
+    from benchsuite.api import StatRequest
+    from benchsuite.feasibility import statistics_bytes
+    from benchsuite.stats import normalise
+
+    tables = [TableSpec("a", 1000), TableSpec("b", 3000)]
+    freq = statistics_bytes([normalise(StatRequest("frequencies"))], tables, 13)
+    assert freq == 8 * 4000
+    pre = statistics_bytes([normalise(StatRequest("pretrained", {"dim": 4}))], tables, 13)
+    assert pre == 3 * 4000 * 4 * 4
+    sig = statistics_bytes(
+        [normalise(StatRequest("signatures", {"rows": 10, "hashes": 2}))], tables, 13
+    )
+    assert sig == 2 * 10 * (4 * 13 + 8 * 2 + 4) + 4000 * (4 * 2 + 8)
+
+
+def test_statistics_too_big_for_the_host_make_the_cell_infeasible_before_computing_them(
+    write_suite, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(cpu_plugin.Cpu, "memory_capacity", lambda self: 300 * 2**20)
+    suite = write_suite(
+        {
+            "methods": ["full", "lhf"],
+            "dataset.params.scale": 0.02,
+            "budgets": ["8x"],
+        }
+    )
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    records = {r["cell"]["method"]: r for r in results.load_records(out)}
+    lhf = records["lhf"]
+    assert lhf["status"] == "infeasible"
+    assert "of host memory for its statistics (" in lhf["error"]
+    assert "stats_cost" not in lhf["metrics"]  # nothing was computed
+    assert records["full"]["status"] == "ok"
