@@ -25,7 +25,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -250,28 +250,51 @@ class BlockStream:
 
 def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
                 ) -> Callable[[Source], BlockStream]:  # fmt: skip
-    """The reader for delimited text, plain or gzip: (block, lines before it, bytes read)."""
+    """The reader for delimited text, plain or gzip: (block, lines before it, bytes read).
+
+    The next block is parsed (on ``pool``) while the caller works on the current one, into the
+    other of two buffer sets, so the cores never wait at the end of a phase."""
 
     def read(source: Source) -> BlockStream:
         def blocks() -> Iterator[tuple[ParsedBlock, int, int]]:
-            line = 0
-            checksum = 0
-            first = True
-            buffers = BlockBuffers(recipe.layout)
-            for data, size, position, pieces in _blocks(source.path, block_bytes, stream, threads):
+            sets = (BlockBuffers(recipe.layout), BlockBuffers(recipe.layout))
+            raw = _blocks(source.path, block_bytes, stream, threads)
+            ahead = ThreadPoolExecutor(1, thread_name_prefix="benchsuite-parse")
+            header_lines = 0
+
+            def submit(item: tuple | None, k: int) -> tuple[Future, int] | None:
+                nonlocal header_lines
+                if item is None:
+                    return None
+                data, size, position, pieces = item
                 start = 0
-                if first:
-                    first = False
-                    if recipe.header is not None and data.startswith(recipe.header):
-                        start, line = (data.find(b"\n", 0, size) + 1) or size, 1
-                block = parse_block(
-                    data[start:size] if start else data, recipe.layout, size=size - start,
-                    pool=pool, threads=threads, buffers=buffers, pieces=None if start else pieces,
+                if k == 0 and recipe.header is not None and data.startswith(recipe.header):
+                    start, header_lines = (data.find(b"\n", 0, size) + 1) or size, 1
+                future = ahead.submit(
+                    parse_block, data[start:size] if start else data, recipe.layout,
+                    size=size - start, pool=pool, threads=threads, buffers=sets[k % 2],
+                    pieces=None if start else pieces,
                 )  # fmt: skip
-                checksum = fold_hashes(block.row_hash, checksum, line)
-                stream.checksum = f"rows-fnv64:{checksum:016x}"
-                yield block, line, position
-                line += len(block)
+                return future, position
+
+            try:
+                pending = submit(next(raw, None), 0)
+                line = header_lines
+                checksum = 0
+                k = 0
+                while pending is not None:
+                    future, position = pending
+                    block = future.result()
+                    # asking for the next block frees this one's bytes: they are parsed
+                    pending = submit(next(raw, None), k + 1)
+                    checksum = fold_hashes(block.row_hash, checksum, line)
+                    stream.checksum = f"rows-fnv64:{checksum:016x}"
+                    yield block, line, position
+                    line += len(block)
+                    k += 1
+            finally:
+                ahead.shutdown(cancel_futures=True)
+                raw.close()
 
         stream = BlockStream(
             blocks(), tolerate_truncation=recipe.settings.get("bad_rows") == "skip"
@@ -369,8 +392,9 @@ def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | 
     block_bytes = int(float(settings.get("block_mb") or 8) * 2**20)
     cap = int(settings.get("cap") or 0)
     vocabs = [Vocabulary(name, cap) for name in recipe.features]
-    pool = ThreadPoolExecutor(threads)
-    reader = recipe.reader or text_reader(recipe, block_bytes, pool, threads)
+    pool = ThreadPoolExecutor(threads)  # encoding
+    parse_pool = ThreadPoolExecutor(threads)  # parsing the next block meanwhile
+    reader = recipe.reader or text_reader(recipe, block_bytes, parse_pool, threads)
     parts_dir = out / "parts"
     parts_dir.mkdir(exist_ok=True)
     done_bytes = 0
@@ -398,12 +422,14 @@ def prepare(recipe: Recipe, out: Path, *, force: bool = False, report: Report | 
                 )  # fmt: skip
             except BaseException:
                 pool.shutdown(cancel_futures=True)
+                parse_pool.shutdown(cancel_futures=True)
                 raise
         part_meta.append(meta)
         done_bytes += size
         rows_total += meta["rows"]
 
     pool.shutdown()
+    parse_pool.shutdown()
     manifest = _finalise(recipe, out, part_meta, vocabs, report)
     manifest["seconds"] = round(time.perf_counter() - started, 3)
     manifest["rows_per_second"] = round(rows_total / max(manifest["seconds"], 1e-9))
