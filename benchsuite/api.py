@@ -452,6 +452,17 @@ class HardwareProfile(_Parametrised):
         """
         return None
 
+    def memory_bandwidth(self) -> float | None:
+        """Bytes read plus written per second by a large copy on :attr:`device`, or None.
+
+        The default runs :func:`benchsuite.bandwidth.copy_bandwidth` (two 256 MiB buffers, best
+        of three) once per process and caches it. A profile overriding this must return the same
+        quantity; the leaderboard's lookup roofline divides by it.
+        """
+        from benchsuite.bandwidth import device_bandwidth  # imports this module
+
+        return device_bandwidth(self.device, self.synchronize)
+
     def energy_meter(self) -> EnergyMeter:
         """A meter for one measurement window (training, inference)."""
         return EnergyMeter()

@@ -53,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--budgets", metavar="LIST", help="replace the budgets, e.g. 4x,16x,100MB")
     run.add_argument("--seeds", metavar="LIST", help="replace the seeds, e.g. 0,1,2")
-    run.add_argument("--hardware", metavar="NAME", help="hardware profile (default: the suite's)")
+    run.add_argument(
+        "--hardware",
+        metavar="NAME",
+        help="hardware profile, e.g. cpu or 'cpu[threads=4]' (default: the suite's; "
+        "see `benchsuite hardware`)",
+    )
     run.add_argument("--force", action="store_true", help="rerun cells that already have records")
     run.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     run.add_argument("--format", choices=FORMATS, default="md", help="leaderboard format printed")
@@ -187,6 +192,16 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--path", type=Path, metavar="DIR", help="prepared folder")
 
+    hardware = sub.add_parser(
+        "hardware",
+        parents=[common],
+        help="what each hardware profile can measure here",
+        description="List each hardware profile: whether it is available on this machine (and "
+        "why not), what `auto` picks, and how it measures timing, memory and energy here (or "
+        "why it cannot), each probed by a short reading.",
+    )
+    hardware.add_argument("--format", choices=("text", "json"), default="text")
+
     sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
 
     lister = sub.add_parser("list", parents=[common], help="list registered plugins of a kind")
@@ -207,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "methods": _methods,
             "mlperf": _mlperf,
             "data": _data,
+            "hardware": _hardware,
         }[args.command]
         return handler(args, host)
     except BenchsuiteError as exc:
@@ -386,6 +402,14 @@ def _describe_prepared(folder: Path, manifest: dict) -> str:
         f"duplicate rows: {manifest['duplicate_rows']:,}",
     ]
     return "\n".join(lines)
+
+
+def _hardware(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.hardware import auto_choice, describe_hardware, render_hardware
+
+    _report_failures(host)
+    print(render_hardware(auto_choice(host), describe_hardware(host), args.format))
+    return 0
 
 
 def _plugins(args: argparse.Namespace, host: Host) -> int:

@@ -188,7 +188,8 @@ class Host:
                 problem = contract_problem(cls, base)
                 if problem is None and cls.name in found:
                     other = found[cls.name].plugin.name
-                    problem = f"{kind[:-1]} name {cls.name!r} is already registered by {other!r}"
+                    noun = kind.removesuffix("s")
+                    problem = f"{noun} name {cls.name!r} is already registered by {other!r}"
                 if problem:
                     self._fail(plugin, problem)
                 else:
@@ -223,7 +224,8 @@ class Host:
             return self.registry[kind][name]
         except KeyError:
             allowed = ", ".join(self.registry[kind]) or "none registered"
-            raise BenchsuiteError(f"unknown {kind[:-1]} {name!r}; available: {allowed}") from None
+            noun = kind.removesuffix("s")
+            raise BenchsuiteError(f"unknown {noun} {name!r}; available: {allowed}") from None
 
     def get_or(self, error: type[BenchsuiteError], kind: str, name: Any, where: str) -> type:
         """Like :meth:`get`, returning the class, with ``where`` leading the error message."""

@@ -32,6 +32,7 @@ from benchsuite.api import BenchsuiteError
 __all__ = [
     "SCHEMA",
     "STATUSES",
+    "check_energy_reading",
     "load_record",
     "load_records",
     "record_path",
@@ -51,6 +52,7 @@ _STR = ((str,), "a string")
 _STR_OR_NULL = ((str, type(None)), "a string or null")
 _INT = ((int,), "an integer")
 _INT_OR_NULL = ((int, type(None)), "an integer or null")
+_NUM = ((int, float), "a number")
 _NUM_OR_NULL = ((int, float, type(None)), "a number or null")
 _BOOL_OR_NULL = ((bool, type(None)), "true, false or null")
 _DICT = ((dict,), "an object")
@@ -75,6 +77,7 @@ INT_METRICS = (
     "full_bytes",
     "budget_bytes",
     "optimizer_state_bytes",
+    "lookup_bytes_per_sample",
 )
 BOOL_METRICS = ("target_reached",)
 
@@ -117,6 +120,9 @@ _FIELDS: tuple[tuple[str, tuple[tuple[type, ...], str], bool], ...] = (
     ("metrics.peak_memory", _DICT, False),
     ("metrics.peak_memory.bytes", _INT, False),
     ("metrics.energy", _DICT, False),
+    ("metrics.memory_bandwidth", _DICT, False),
+    ("metrics.memory_bandwidth.bytes_per_s", _NUM_OR_NULL, False),
+    ("metrics.memory_bandwidth.method", _STR, False),
     ("curve", _LIST, False),
     ("non_finite", _DICT, False),
 )
@@ -150,6 +156,7 @@ def validate_record(record: Any, where: str) -> None:
         _check_field(record, dotted, spec, required, where)
     _check_status(record, where)
     _check_inference(record, where)
+    _check_energy(record, where)
     _check_curve(record, where)
 
 
@@ -221,6 +228,75 @@ def _check_inference(record: dict[str, Any], where: str) -> None:
                 f"{where}: 'metrics.inference_samples_per_s' key {key!r} is not a batch size"
             )
         _check_type(value, _NUM_OR_NULL, f"metrics.inference_samples_per_s.{key}", where)
+
+
+# (key, type spec) of a measured energy reading: joules and how they were measured are
+# required. A reading may carry more keys (a meter's method-specific details).
+_ENERGY_REQUIRED = (("joules", _NUM), ("method", _STR))
+_ENERGY_OPTIONAL = (
+    ("seconds", _NUM),
+    ("average_watts", _NUM_OR_NULL),
+    ("peak_watts", _NUM_OR_NULL),
+    ("sampling_period_s", _NUM_OR_NULL),
+    ("resolution_j", _NUM_OR_NULL),
+    ("disagreement", _NUM_OR_NULL),
+    ("joules_per_million_samples", _NUM_OR_NULL),
+    ("samples", _INT),
+    ("warning", _STR),
+    ("domains", _LIST),
+    ("alternatives", _DICT),
+)
+
+
+def _check_energy(record: dict[str, Any], where: str) -> None:
+    """Each window of ``metrics.energy`` is a measured reading or says why it is not."""
+    for window, reading in (record["metrics"].get("energy") or {}).items():
+        check_energy_reading(reading, f"metrics.energy.{window}", where)
+
+
+def check_energy_reading(reading: Any, dotted: str, where: str) -> None:
+    """Raise :class:`BenchsuiteError` naming ``where`` and the field when ``reading`` is neither
+    ``{"unmeasured": reason}`` nor a measured reading (``joules``, ``seconds``, ``method``…).
+
+    The runner checks each meter's reading with it before storing it, so a hardware plugin that
+    returns a malformed reading fails its cell with this message instead of writing a record
+    no report can read.
+    """
+    _check_type(reading, _DICT, dotted, where)
+    if "unmeasured" in reading:
+        reason = reading["unmeasured"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise BenchsuiteError(
+                f"{where}: '{dotted}.unmeasured' must be the reason the window was not "
+                f"measured (a non-empty string), got {_json_type(reason)} {_short(reason)}"
+            )
+        if "joules" in reading:
+            raise BenchsuiteError(
+                f"{where}: '{dotted}' has both 'joules' and 'unmeasured'; a window is either "
+                "measured or not"
+            )
+        return
+    if "joules" not in reading:
+        raise BenchsuiteError(
+            f"{where}: '{dotted}' has neither 'joules' nor 'unmeasured' (a reading must say what "
+            "it measured or why it measured nothing)"
+        )
+    for name, spec in _ENERGY_REQUIRED:
+        if name not in reading:
+            raise BenchsuiteError(f"{where}: missing key '{dotted}.{name}'")
+        _check_type(reading[name], spec, f"{dotted}.{name}", where)
+    for name, spec in _ENERGY_OPTIONAL:
+        if name in reading:
+            _check_type(reading[name], spec, f"{dotted}.{name}", where)
+    for name in ("joules", "seconds"):
+        if reading.get(name, 0) < 0:
+            raise BenchsuiteError(
+                f"{where}: '{dotted}.{name}' must not be negative, got {reading[name]!r}"
+            )
+    for index, domain in enumerate(reading.get("domains") or []):
+        _check_type(domain, _STR, f"{dotted}.domains.{index}", where)
+    for method, joules in (reading.get("alternatives") or {}).items():
+        _check_type(joules, _NUM_OR_NULL, f"{dotted}.alternatives.{method}", where)
 
 
 def _check_curve(record: dict[str, Any], where: str) -> None:
@@ -431,7 +507,7 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     base = list(_BASE_COLUMNS)
     extra = sorted({column for row in rows for column in row} - set(base), key=_column_order)
     frame = pd.DataFrame(rows, columns=base + extra)
-    for column in FLOAT_METRICS:
+    for column in (*FLOAT_METRICS, "memory_bandwidth_bytes_per_s"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in _INT_COLUMNS:
         frame[column] = pd.array(frame[column].tolist(), dtype="Int64")
@@ -457,6 +533,8 @@ _BASE_COLUMNS = (
     *BOOL_METRICS,
     "peak_memory_bytes",
     "peak_memory_method",
+    "memory_bandwidth_bytes_per_s",
+    "memory_bandwidth_method",
     "hardware_profile",
     "git_commit",
     "benchsuite_version",
@@ -485,6 +563,7 @@ def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     environment = record.get("environment") or {}
     dataset = record.get("dataset") or {}
     peak = metrics.get("peak_memory") or {}
+    bandwidth = metrics.get("memory_bandwidth") or {}
     row: dict[str, Any] = {
         "suite": suite.get("name"),
         "cell": cell.get("key"),
@@ -498,6 +577,8 @@ def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
         **{name: metrics.get(name) for name in (*FLOAT_METRICS, *INT_METRICS, *BOOL_METRICS)},
         "peak_memory_bytes": peak.get("bytes"),
         "peak_memory_method": peak.get("method") or peak.get("unmeasured"),
+        "memory_bandwidth_bytes_per_s": bandwidth.get("bytes_per_s"),
+        "memory_bandwidth_method": bandwidth.get("method") or bandwidth.get("unmeasured"),
         "hardware_profile": (environment.get("hardware") or {}).get("profile"),
         "git_commit": environment.get("git_commit"),
         "benchsuite_version": environment.get("benchsuite_version"),

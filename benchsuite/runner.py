@@ -7,6 +7,7 @@ trains. Cells whose ``ok`` record exists for the same configuration are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -20,8 +21,9 @@ from typing import Any
 
 import torch
 
-from benchsuite import results
+from benchsuite import bandwidth, results
 from benchsuite.api import (
+    BYTES_PER_FLOAT,
     Batch,
     BenchsuiteError,
     Dataset,
@@ -35,6 +37,7 @@ from benchsuite.feasibility import check_memory, check_statistics_memory
 from benchsuite.host import Host
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
+from benchsuite.params import parse_method
 from benchsuite.progress import Progress
 from benchsuite.stats import StatsCache, compute_stats, normalise
 from benchsuite.suite import Cell, Suite
@@ -59,9 +62,16 @@ def default_out_dir(suite: Suite) -> Path:
     return Path("reports") / "results" / suite.name
 
 
-def select_hardware(host: Host, name: str) -> HardwareProfile:
-    """The named profile, or for ``auto`` the first available of cuda then cpu."""
+def select_hardware(host: Host, spec: str) -> HardwareProfile:
+    """The profile ``spec`` names (``cpu``, ``cpu[threads=4]``), or for ``auto`` the first
+    available of cuda then cpu."""
+    name, params = parse_method(spec)
     if name == "auto":
+        if params:
+            raise BenchsuiteError(
+                f"hardware {spec!r}: 'auto' takes no parameters; name the profile instead, "
+                "e.g. 'cpu[threads=4]'"
+            )
         for candidate in ("cuda", "cpu"):
             reg = host.registry["hardware"].get(candidate)
             if reg is not None and reg.cls.available()[0]:
@@ -71,7 +81,17 @@ def select_hardware(host: Host, name: str) -> HardwareProfile:
     ok, why = cls.available()
     if not ok:
         raise BenchsuiteError(f"hardware profile {name!r} is not available here: {why}")
-    return cls()
+    try:
+        return cls(**params)
+    except BenchsuiteError as exc:
+        raise BenchsuiteError(f"hardware {spec!r}: {exc}") from None
+
+
+def hardware_label(profile: HardwareProfile) -> str:
+    """``name`` or ``name[key=value,…]`` with the parameters that differ from the defaults."""
+    changed = {k: v for k, v in profile.params.items() if profile.defaults.get(k) != v}
+    inner = ",".join(f"{k}={changed[k]}" for k in sorted(changed))
+    return f"{profile.name}[{inner}]" if inner else profile.name
 
 
 def run_suite(
@@ -130,7 +150,7 @@ def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str,
     """The resolved configuration one cell ran with, as stored in its record."""
     shared = {k: suite.config[k] for k in ("dataset", "model", "train", "inference")}
     config = json.loads(json.dumps(shared, default=str))
-    config["hardware"] = profile.name
+    config["hardware"] = hardware_label(profile)
     config["cell"] = {
         "method": cell.method,
         "params": cell.params,
@@ -264,6 +284,7 @@ def _measure(
     if stats.cost:
         metrics["stats_cost"] = stats.cost
 
+    _record_bandwidth(profile, len(tables) * dim, metrics)  # before the peak-memory window
     profile.reset_peak_memory()
     torch.manual_seed(cell.seed)
     check_memory(cell.label, method, tables, stats, suite.config, profile, metrics)
@@ -323,20 +344,24 @@ def _measure(
     meter = profile.energy_meter()
     meter.start()
     clock["train_start_time"] = time.time()
-    outcome = train(
-        model,
-        optimizer,
-        prefetch(_epochs(dataset, cfg_train["batch_size"])),
-        samples=samples,
-        device=device,
-        eval_every=cfg_train["eval_every"],
-        evaluate=validate,
-        on_eval=on_eval,
-        on_progress=lambda s, t: progress.training(s, samples, t),
-        warmup_steps=cfg_train["warmup_steps"],
-        synchronize=profile.synchronize,
-    )
-    energy = {"train": meter.stop()}
+    try:
+        outcome = train(
+            model,
+            optimizer,
+            prefetch(_epochs(dataset, cfg_train["batch_size"]), pin_memory=device.type == "cuda"),
+            samples=samples,
+            device=device,
+            eval_every=cfg_train["eval_every"],
+            evaluate=validate,
+            on_eval=on_eval,
+            on_progress=lambda s, t: progress.training(s, samples, t),
+            warmup_steps=cfg_train["warmup_steps"],
+            synchronize=profile.synchronize,
+        )
+    except BaseException:
+        _close(meter)
+        raise
+    energy = {"train": energy_per_sample(meter.stop(), outcome.samples, "train", profile)}
     record["curve"] = outcome.curve
     metrics.update(
         train_samples=outcome.samples,
@@ -352,20 +377,78 @@ def _measure(
     test_auc, test_logloss, _, _ = evaluate(model, dataset.batches("test", eval_bs), device)
     metrics.update(test_auc=test_auc, test_logloss=test_logloss, bayes_auc=bayes)
 
+    # Batches are drawn before the window opens, so it holds inference and not data generation.
+    inference_batches = {
+        bs: _take(dataset, "test", bs, cfg_inf["batches"]) for bs in cfg_inf["batch_sizes"]
+    }
     meter = profile.energy_meter()
     meter.start()
-    metrics["inference_samples_per_s"] = {
-        str(bs): inference_throughput(
-            model,
-            _take(dataset, "test", bs, cfg_inf["batches"]),
-            device,
-            synchronize=profile.synchronize,
-        )
-        for bs in cfg_inf["batch_sizes"]
-    }
-    energy["inference"] = meter.stop()
+    try:
+        metrics["inference_samples_per_s"] = {
+            str(bs): inference_throughput(
+                model, batches, device, synchronize=profile.synchronize, warmup=INFERENCE_WARMUP
+            )
+            for bs, batches in inference_batches.items()
+        }
+    except BaseException:
+        _close(meter)
+        raise
+    forwarded = sum(_forward_samples(b, INFERENCE_WARMUP) for b in inference_batches.values())
+    energy["inference"] = energy_per_sample(meter.stop(), forwarded, "inference", profile)
     metrics["energy"] = energy
     metrics["peak_memory"] = profile.peak_memory()
+
+
+#: Forward passes run, untimed, before each batch size's timed inference batches.
+INFERENCE_WARMUP = 2
+
+
+def energy_per_sample(
+    reading: Any, samples: int, window: str, profile: HardwareProfile
+) -> dict[str, Any]:
+    """The meter's reading of one window, checked, with ``samples`` (what the window processed)
+    and ``joules_per_million_samples`` added when it was measured.
+
+    A malformed reading is the hardware plugin's error and fails the cell, naming the plugin.
+    """
+    results.check_energy_reading(
+        reading, f"metrics.energy.{window}", f"hardware profile {profile.name!r} energy meter"
+    )
+    if "unmeasured" in reading:
+        return dict(reading)
+    out = dict(reading)
+    if out.get("average_watts") is None and out.get("seconds"):
+        out["average_watts"] = out["joules"] / out["seconds"]
+    out["samples"] = samples
+    out["joules_per_million_samples"] = out["joules"] / samples * 1e6 if samples else None
+    return out
+
+
+def _forward_samples(batches: list[Batch], warmup: int) -> int:
+    """Samples through the model in ``inference_throughput``: warm-up batches, then every batch."""
+    return sum(len(b) for b in batches[:warmup]) + sum(len(b) for b in batches)
+
+
+def _close(meter: Any) -> None:
+    """Close a window whose measurement failed (a meter may hold a sampling thread open); the
+    reading is discarded, and the failure that closed it is the one reported."""
+    with contextlib.suppress(Exception):  # the cell's own failure matters more than the meter's
+        meter.stop()
+
+
+def _record_bandwidth(
+    profile: HardwareProfile, values_per_sample: int, metrics: dict[str, Any]
+) -> None:
+    """The profile's memory bandwidth and the traffic of a full-table lookup per sample, the two
+    terms of the leaderboard's lookup roofline (docs/measurements.md)."""
+    measured = profile.memory_bandwidth()
+    metrics["memory_bandwidth"] = (
+        {"bytes_per_s": measured, "method": bandwidth.METHOD}
+        if measured
+        else {"unmeasured": f"the bandwidth probe could not run on {profile.device}"}
+    )
+    # Each looked-up value is read from a table and written to the output: 2 × 4 bytes.
+    metrics["lookup_bytes_per_sample"] = 2 * values_per_sample * BYTES_PER_FLOAT
 
 
 def _stats_for(

@@ -19,7 +19,7 @@ import yaml
 
 from benchsuite.api import BenchsuiteError, Budget, Method, full_table_bytes
 from benchsuite.host import Host
-from benchsuite.params import parse_method_list
+from benchsuite.params import parse_method, parse_method_list
 
 
 class SuiteError(BenchsuiteError):
@@ -275,9 +275,7 @@ def build_suite(
     tables, dim = dataset.tables, config["model"]["dim"]
     full = full_table_bytes(tables, dim)
 
-    hardware = config["hardware"]
-    if hardware != "auto":
-        host.get_or(SuiteError, "hardware", hardware, f"{where}: hardware")
+    _check_hardware(config["hardware"], host, f"{where}: hardware")
 
     default_budgets = _parse_budgets(config["budgets"], f"{where}: budgets")
     entries: list[MethodEntry] = []
@@ -390,6 +388,24 @@ def _parse_budgets(raw: Sequence[Any], key: str) -> list[Budget]:
         except BenchsuiteError as exc:
             raise SuiteError(f"{key}: {exc}") from None
     return out
+
+
+def _check_hardware(spec: str, host: Host, key: str) -> None:
+    """``auto``, or a registered profile with valid parameters (``cpu[threads=4]``); whether
+    it is available is decided when the suite runs, on the machine that runs it."""
+    try:
+        name, params = parse_method(spec)
+    except BenchsuiteError as exc:
+        raise SuiteError(f"{key}: {exc}") from None
+    if name == "auto":
+        if params:
+            raise SuiteError(f"{key}: 'auto' takes no parameters; name the profile instead")
+        return
+    cls = host.get_or(SuiteError, "hardware", name, key)
+    try:
+        cls(**params)
+    except BenchsuiteError as exc:
+        raise SuiteError(f"{key}: {exc}") from None
 
 
 def _check_needs(method: Method, dataset: Any, key: str) -> None:

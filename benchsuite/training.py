@@ -187,8 +187,15 @@ def inference_throughput(
     return sum(len(b) for b in on_device) / elapsed
 
 
-def prefetch(source: Iterable[Batch], depth: int = 4) -> Iterator[Batch]:
-    """Produce batches on a background thread so data generation overlaps training."""
+def prefetch(
+    source: Iterable[Batch], depth: int = 4, *, pin_memory: bool = False
+) -> Iterator[Batch]:
+    """Produce batches on a background thread so data generation overlaps training.
+
+    With ``pin_memory`` (for a CUDA device) the thread also copies each batch into page-locked
+    memory, so the training loop's ``Batch.to(device)`` copies are asynchronous and overlap
+    the GPU's work.
+    """
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()
@@ -196,6 +203,8 @@ def prefetch(source: Iterable[Batch], depth: int = 4) -> Iterator[Batch]:
     def produce() -> None:
         try:
             for item in source:
+                if pin_memory:
+                    item = Batch(*(t.pin_memory() for t in item))
                 while not stop.is_set():
                     try:
                         q.put(item, timeout=0.1)

@@ -8,10 +8,16 @@ Quality and speed columns average the seeds whose status is ``ok``; a seed that 
 or was infeasible shows in the status column instead, never as a number. Memory columns use the
 ok seeds too, or, when none is ok, any seed that measured them, so an over-budget row still shows
 how large it was.
+
+Energy columns (joules per million samples of each window, the training window's average power)
+come from the hardware profile's meter; where it measured nothing, the cell is blank and the
+reason is given once, below the table (md, html) or in the ``energy unmeasured`` column (csv,
+json). The lookup roofline is defined in docs/measurements.md.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -42,6 +48,11 @@ TRAIN = "train samples/s"
 INFER = "inference samples/s"
 INFER_BATCH = "inference batch"
 STATS = "statistics s"
+ROOFLINE = "lookup roofline"
+TRAIN_ENERGY = "train J/M samples"
+INFER_ENERGY = "inference J/M samples"
+WATTS = "train average W"
+ENERGY_NOTE = "energy unmeasured"
 
 COLUMNS = (
     "method",
@@ -60,7 +71,12 @@ COLUMNS = (
     TRAIN,
     INFER,
     INFER_BATCH,
+    ROOFLINE,
     STATS,
+    TRAIN_ENERGY,
+    INFER_ENERGY,
+    WATTS,
+    ENERGY_NOTE,
 )
 
 _MISSING = "–"
@@ -133,7 +149,7 @@ def _row(
     ok = runs[runs["status"] == "ok"]
     measured = ok if len(ok) else runs
     auc = _floats(ok["test_auc"]).dropna()
-    throughput = _mean(ok.get(f"inference_samples_per_s@{batch}", pd.Series(dtype="float64")))
+    throughput = _mean(_column(ok, f"inference_samples_per_s@{batch}"))
     return {
         "method": label,
         "budget": budget,
@@ -149,9 +165,42 @@ def _row(
         TRAIN: _mean(ok["train_samples_per_s"]),
         INFER: throughput,
         INFER_BATCH: None if math.isnan(throughput) else batch,
-        STATS: _mean(runs.get("stats_seconds", pd.Series(dtype="float64"))),
+        ROOFLINE: _mean(_roofline(ok, batch)),
+        STATS: _mean(_column(runs, "stats_seconds")),
+        TRAIN_ENERGY: _mean(_column(ok, "energy_train_joules_per_million_samples")),
+        INFER_ENERGY: _mean(_column(ok, "energy_inference_joules_per_million_samples")),
+        WATTS: _mean(_column(ok, "energy_train_average_watts")),
+        ENERGY_NOTE: _energy_note(ok),
         "_baseline": baseline,
     }
+
+
+def _column(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the runs, or an empty one where no record has that figure."""
+    return runs[name] if name in runs.columns else pd.Series(dtype="float64")
+
+
+def _roofline(runs: pd.DataFrame, batch: int | None) -> pd.Series:
+    """Per run: full-table lookup traffic at the inference throughput over memory bandwidth."""
+    if batch is None or "memory_bandwidth_bytes_per_s" not in runs.columns:
+        return pd.Series(dtype="float64")
+    traffic = _floats(runs[f"inference_samples_per_s@{batch}"]) * _floats(
+        runs["lookup_bytes_per_sample"]
+    )
+    return traffic / _floats(runs["memory_bandwidth_bytes_per_s"])
+
+
+def _energy_note(ok: pd.DataFrame) -> str | None:
+    """Why a row's energy is blank: the meters' reasons over its ok seeds, per window when the
+    two windows differ; None when every window of every ok seed was measured."""
+    reasons = {
+        window: list(dict.fromkeys(_column(ok, f"energy_{window}_unmeasured").dropna()))
+        for window in ("train", "inference")
+    }
+    if reasons["train"] == reasons["inference"]:
+        return "; ".join(reasons["train"]) or None
+    parts = [f"{window}: {'; '.join(why)}" for window, why in reasons.items() if why]
+    return "; ".join(parts)
 
 
 def _status(statuses: pd.Series) -> str:
@@ -233,9 +282,11 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     HTML escapes every cell, since labels come from result files.
     """
     if fmt == "md":
-        return _table(frame, "github")
+        table, notes = _table(frame, "github")
+        return table + "".join(f"\n\n{note}" for note in notes)
     if fmt == "html":
-        return _table(frame, "html")
+        table, notes = _table(frame, "html")
+        return table + "".join(f"\n<p>{html.escape(note)}</p>" for note in notes)
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
@@ -243,14 +294,16 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     raise BenchsuiteError(f"unknown leaderboard format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-def _table(frame: pd.DataFrame, tablefmt: str) -> str:
-    shown = _display(frame)
-    return tabulate(
+def _table(frame: pd.DataFrame, tablefmt: str) -> tuple[str, list[str]]:
+    """The formatted table and the notes that go below it."""
+    shown, notes = _display(frame)
+    table = tabulate(
         shown.values.tolist(), headers=list(shown.columns), tablefmt=tablefmt, disable_numparse=True
     )
+    return table, notes
 
 
-def _display(frame: pd.DataFrame) -> pd.DataFrame:
+def _display(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Formatted text for people: AUC as mean ± std, ratios as ``16.0x``, gaps as dashes."""
     shown = pd.DataFrame(
         {
@@ -270,12 +323,60 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
             INFER: [_number(v, ",.0f") for v in frame[INFER]],
         }
     )
+    if frame[ROOFLINE].notna().any():  # where records carry a bandwidth to divide by
+        shown[ROOFLINE] = [_percent(v) for v in frame[ROOFLINE]]
     if frame[STATS].notna().any():  # the price of methods' preprocessing, where any paid it
         shown[STATS] = [_number(v, ",.1f") for v in frame[STATS]]
+    notes = _energy_display(frame, shown)
     batches = frame[INFER_BATCH].dropna().unique()
     if len(batches) == 1:
         shown = shown.rename(columns={INFER: f"{INFER} @{int(batches[0])}"})
-    return shown
+    return shown, notes
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _energy_display(frame: pd.DataFrame, shown: pd.DataFrame) -> list[str]:
+    """Add the energy columns to ``shown`` where any row measured energy, and return the notes
+    saying why blank cells are blank: each distinct reason once, its mark beside the dashes.
+
+    Where no row measured energy, the columns are left out and the notes alone say why.
+    """
+    energy = (TRAIN_ENERGY, INFER_ENERGY, WATTS)
+    reasons = list(dict.fromkeys(r for r in frame[ENERGY_NOTE] if not _missing(r)))
+    marks = {reason: str(i).translate(_SUPERSCRIPTS) for i, reason in enumerate(reasons, 1)}
+    if not frame[list(energy)].notna().any().any():
+        if len(reasons) == 1:
+            return [f"Energy unmeasured: {reasons[0]}"]
+        return [
+            f"Energy unmeasured for {_rows_with(frame, reason)}: {reason}" for reason in reasons
+        ]
+    for column in energy:
+        spec = ",.1f" if column == WATTS else None
+        shown[column] = [
+            _energy_text(value, spec)
+            if not _missing(value)
+            else _MISSING + ("" if _missing(note) else marks[note])
+            for value, note in zip(frame[column], frame[ENERGY_NOTE], strict=True)
+        ]
+    return [f"{marks[reason]} Energy unmeasured: {reason}" for reason in reasons]
+
+
+def _rows_with(frame: pd.DataFrame, reason: str) -> str:
+    rows = frame[frame[ENERGY_NOTE] == reason]
+    return ", ".join(f"{m} {b}" for m, b in zip(rows["method"], rows["budget"], strict=True))
+
+
+def _energy_text(value: float, spec: str | None) -> str:
+    return format(value, spec) if spec else _significant(value)
+
+
+def _percent(value: float) -> str:
+    """A fraction as a percentage; compressed methods can exceed 100% (docs/measurements.md)."""
+    if _missing(value):
+        return _MISSING
+    return format(value, ".1%" if value < 10 else ",.0%")
 
 
 def _auc_text(mean: float, std: float) -> str:
@@ -297,8 +398,10 @@ def _target_text(frame: pd.DataFrame, column: str, spec: str) -> list[str]:
 
 def _megabytes(value: float) -> str:
     """Enough digits to tell small synthetic tables apart without padding large ones."""
-    if _missing(value):
-        return _MISSING
+    return _MISSING if _missing(value) else _significant(value)
+
+
+def _significant(value: float) -> str:
     return format(value, ",.0f" if value >= 100 else ".2f" if value >= 1 else ".3g")
 
 
