@@ -8,7 +8,8 @@ gather its rows twice. It then runs
     asv continuous --factor F --bench REGEX HEAD identical   # expected: exit 0, nothing flagged
     asv continuous --factor F --bench REGEX HEAD slower      # expected: exit 1, flagged
 
-and prints both outputs and exit codes. asv builds one environment per commit from the clone's
+and prints both outputs and exit codes, then ``asv compare`` of each (every ratio, so the
+identical pair shows the noise). asv builds one environment per commit from the clone's
 own files, as it does for real changes. Needs asv (``pip install -e '.[bench]'``).
 
     python benchmarks/regression_demo.py --bench 'Lookup.time_forward(?!_)' --factor 1.2
@@ -86,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             codes[head] = code
             print(f"===== asv continuous base {head}: exit {code} =====")
             print(text)
+        for head in ("identical", "slower"):  # every ratio, flagged or not: the noise
+            out = subprocess.run(
+                [sys.executable, "-m", "asv", "compare", "--split", "base", head],
+                cwd=repo, capture_output=True, text=True,
+            )  # fmt: skip
+            print(f"===== asv compare base {head} =====")
+            print(out.stdout + out.stderr)
         ok = codes["identical"] == 0 and codes["slower"] != 0
         print("regression caught, identical commit quiet" if ok else "UNEXPECTED outcome")
         return 0 if ok else 1
