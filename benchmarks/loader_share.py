@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from benchsuite.fakelogs import criteo_lines, write_lines
 from benchsuite.host import Host
 from benchsuite.runner import run_suite
 from benchsuite.suite import build_suite
 from benchsuite_plugins.datasets.criteo import CriteoKaggle
+from benchsuite_plugins.datasets.fakelogs import criteo_lines, write_lines
 
 
 def prepared_dir(folder: Path, rows: int) -> Path:

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchsuite.fakelogs import criteo_lines, write_lines
+from benchsuite_plugins.datasets.fakelogs import criteo_lines, write_lines
 
 # argv: the file, a ten-line file of the same layout (, the output folder): prints the times of
 # the big file first, after the small one, and again, then (prepare) the peak memory.

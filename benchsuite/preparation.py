@@ -96,10 +96,8 @@ class Report:
         self.total = max(1, total_bytes)
         self.started = time.perf_counter()
         self.last = 0.0
-        self.rows = 0
 
     def update(self, done_bytes: int, rows: int, what: str) -> None:
-        self.rows = rows
         now = time.perf_counter()
         if not self.enabled or (not self.live and now - self.last < 10):
             return

@@ -13,9 +13,14 @@ import pytest
 from benchsuite.api import BenchsuiteError
 from benchsuite.cli import main
 from benchsuite.data import PreparedData, halves
-from benchsuite.fakelogs import AVAZU_HEADER, avazu_lines, criteo_lines, write_lines
 from benchsuite_plugins.datasets.avazu import Avazu
 from benchsuite_plugins.datasets.criteo import CriteoKaggle, CriteoTB, kaggle_splits
+from benchsuite_plugins.datasets.fakelogs import (
+    AVAZU_HEADER,
+    avazu_lines,
+    criteo_lines,
+    write_lines,
+)
 
 
 def prepare_kaggle(tmp_path: Path, lines: list[str], name: str = "k", **settings) -> PreparedData:

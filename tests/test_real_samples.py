@@ -12,9 +12,9 @@ import pytest
 from benchsuite.api import BenchsuiteError
 from benchsuite.cli import main
 from benchsuite.data import PreparedData
-from benchsuite.fakelogs import criteo_lines, write_lines
 from benchsuite_plugins.datasets.avazu import Avazu
 from benchsuite_plugins.datasets.criteo import CriteoKaggle, CriteoTB
+from benchsuite_plugins.datasets.fakelogs import criteo_lines, write_lines
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_samples = pytest.mark.skipif(

@@ -1,7 +1,7 @@
 """Made-up click logs in the real files' formats, for tests and benchmarks of preparation.
 
-The values are random (power-law categories, count-like integers, missing fields at Criteo's
-rates); only the layout is real. Real rows are never shipped with the project.
+The values are random (power-law categories, count-like integers, missing fields at the rates
+of the synthetic profiles); only the layout is real. Real rows are never shipped with the project.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchsuite_plugins.datasets.profiles import CATEGORICAL_MISSING, DENSE_MISSING
+
 # Distinct values per Criteo feature are drawn from pools of these sizes (scaled down).
 _POOLS = (
     1460, 583, 100_000, 50_000, 305, 24, 12517, 633, 3, 93145, 5683, 80_000, 3194,
     27, 14992, 60_000, 10, 5652, 2173, 4, 70_000, 18, 15, 28618, 105, 14257,
 )  # fmt: skip
-_CAT_MISSING = (
-    0.0, 0.0, 0.033, 0.033, 0.0, 0.122, 0.0, 0.0, 0.0, 0.0, 0.0, 0.033, 0.0,
-    0.0, 0.0, 0.033, 0.0, 0.0, 0.5, 0.5, 0.033, 0.81, 0.0, 0.033, 0.5, 0.5,
-)  # fmt: skip
-_DENSE_MISSING = (0.46, 0.0, 0.23, 0.21, 0.04, 0.25, 0.04, 0.0, 0.04, 0.46, 0.04, 0.77, 0.21)
 
 
 def _column(values: np.ndarray, missing: np.ndarray, fmt: str) -> np.ndarray:
@@ -37,11 +34,11 @@ def criteo_lines(rows: int, seed: int = 0, *, ctr: float = 0.25) -> list[str]:
         values = np.floor(np.expm1(rng.gamma(1.5, 1.5, rows))).astype(np.int64)
         if j == 1:
             values -= 3  # I2 holds small negative numbers in the real logs
-        columns.append(_column(values, rng.random(rows) < _DENSE_MISSING[j], "%d"))
+        columns.append(_column(values, rng.random(rows) < DENSE_MISSING[j], "%d"))
     for j in range(26):
         rank = np.minimum(rng.zipf(1.3, rows), _POOLS[j]) - 1
         raw = (rank * 2654435761 + j * 40503) % (1 << 32)
-        columns.append(_column(raw, rng.random(rows) < _CAT_MISSING[j], "%08x"))
+        columns.append(_column(raw, rng.random(rows) < CATEGORICAL_MISSING[j], "%08x"))
     return ["\t".join(fields) for fields in zip(*columns, strict=True)]
 
 
