@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import pathlib
 import re
 import time
@@ -47,7 +48,12 @@ def rapl(tmp_path: Path) -> Path:
 
 
 def _set(root: Path, domain: str, energy_uj: int) -> None:
-    (root / domain / "energy_uj").write_text(f"{energy_uj}\n")
+    """Replace a counter atomically, as sysfs reads are: a polling thread must never see the
+    empty file a plain rewrite leaves between truncating and writing."""
+    target = root / domain / "energy_uj"
+    staged = target.with_name("energy_uj.new")
+    staged.write_text(f"{energy_uj}\n")
+    os.replace(staged, target)
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
