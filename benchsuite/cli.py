@@ -1,7 +1,7 @@
 """The ``benchsuite`` command: parses arguments and calls the library; nothing else lives here.
 
-Exit codes: 0 success, 1 when a cell failed (its record says why), 2 for bad input (suite,
-arguments, plugins, result files), 130 when interrupted.
+Exit codes: 0 success, 1 when a cell failed (its record says why) or ``compare`` found a
+regression, 2 for bad input (suite, arguments, plugins, result files), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchsuite import __version__, results
 from benchsuite.api import BenchsuiteError, Budget, Method
@@ -17,7 +18,9 @@ from benchsuite.host import Host
 from benchsuite.progress import Progress
 
 LIST_KINDS = ("methods", "datasets", "hardware", "suites")
-FORMATS = ("md", "csv", "json", "html")
+#: Leaderboard formats, as benchsuite.report.leaderboard.FORMATS (not imported here, so that
+#: starting the command line does not load pandas).
+FORMATS = ("md", "csv", "json", "html", "latex")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +77,29 @@ def _parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", type=Path, help="results folder (default: reports/results/SUITE)"
     )
     board.add_argument("--format", choices=FORMATS, default="md")
+
+    compare = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="compare two result sets; exit 1 on a regression",
+        description="Put result set B beside the baseline A per leaderboard row (method, "
+        "budget) of each suite both hold: A, B and B/A of every metric, and a verdict that "
+        "counts an AUC change only beyond the seeds' spread and the tolerance. A and B are "
+        "folders of records or REV:PATH, that folder in a git revision of the repository here "
+        "(main:reports/baseline/quickstart). Exit 1 when a row regressed, 2 for bad input. "
+        "docs/compare.md has the rules.",
+    )
+    compare.add_argument("a", metavar="A", help="the baseline: a folder or REV:PATH")
+    compare.add_argument("b", metavar="B", help="the candidate: a folder or REV:PATH")
+    compare.add_argument(
+        "--threshold", type=float, default=1.10, metavar="FACTOR",
+        help="a metric regresses when more than FACTOR times worse (default 1.10: 10%%)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--auc-tolerance", type=float, default=0.001, metavar="DELTA",
+        help="AUC changes up to DELTA never count, whatever the spread (default 0.001)",
+    )  # fmt: skip
+    compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
 
     check = sub.add_parser(
         "check",
@@ -192,6 +218,30 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--path", type=Path, metavar="DIR", help="prepared folder")
 
+    records = sub.add_parser("results", parents=[common], help="combine result folders")
+    records_sub = records.add_subparsers(dest="results_command", metavar="ACTION", required=True)
+    merge = records_sub.add_parser(
+        "merge",
+        parents=[common],
+        help="merge result folders from several machines into one",
+        description="Validate every record under each DIR and copy the new ones into "
+        "INTO/<suite>/. A file that is not a valid record is listed and left out; the same "
+        "record twice is kept once; two different records of one cell are a conflict, listed "
+        "with what differs, and the one already in INTO (else the first DIR's) is kept. Exit 0 "
+        "when everything was merged or a duplicate, 1 when a file was rejected or conflicted "
+        "(the rest is still merged), 2 for bad arguments.",
+    )
+    merge.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a folder of records")
+    merge.add_argument(
+        "--into", required=True, type=Path, metavar="INTO", help="the folder to merge into"
+    )
+    merge.add_argument(
+        "--prefer",
+        choices=("first", "newer"),
+        default="first",
+        help="on a conflict keep the first record seen (default) or the one that finished later",
+    )
+
     hardware = sub.add_parser(
         "hardware",
         parents=[common],
@@ -201,6 +251,36 @@ def _parser() -> argparse.ArgumentParser:
         "why it cannot), each probed by a short reading.",
     )
     hardware.add_argument("--format", choices=("text", "json"), default="text")
+
+    publish = sub.add_parser(
+        "publish",
+        parents=[common],
+        help="write the leaderboards as a static site",
+        description="Write a static site (opens from file://, no server): an index of suites "
+        "and per suite the sortable leaderboard, its plots (PNG and SVG), the configuration "
+        "the cells ran with, the hardware, and the leaderboard as md, csv, json and LaTeX. "
+        "Every record is validated first; a bad one stops the publish, naming the file.",
+    )
+    publish.add_argument(
+        "--suite",
+        action="append",
+        metavar="NAME",
+        help="publish only this suite (repeatable; default: every suite with records)",
+    )
+    publish.add_argument(
+        "--results",
+        metavar="DIR",
+        type=Path,
+        default=Path("reports/results"),
+        help="folder of result records, searched recursively (default: reports/results)",
+    )
+    publish.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("reports/site"),
+        help="where the site goes (default: reports/site)",
+    )
 
     sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
 
@@ -216,13 +296,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "run": _run,
             "leaderboard": _leaderboard,
+            "compare": _compare,
             "plugins": _plugins,
             "list": _list,
             "check": _check,
             "methods": _methods,
             "mlperf": _mlperf,
             "data": _data,
+            "results": _results,
             "hardware": _hardware,
+            "publish": _publish,
         }[args.command]
         return handler(args, host)
     except BenchsuiteError as exc:
@@ -296,6 +379,49 @@ def _leaderboard(args: argparse.Namespace, host: Host) -> int:
     suite = load_suite(args.suite, host)
     print(_board_text(args.out or default_out_dir(suite), suite.name, args.format))
     return 0
+
+
+def _publish(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.report.site import SuiteResults, publish
+    from benchsuite.suite import describe_suite
+
+    if not args.results.is_dir():
+        raise BenchsuiteError(f"{args.results}: no such folder of result records")
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for record in results.load_records(args.results):
+        by_suite.setdefault(record["suite"]["name"], []).append(record)
+    wanted = list(dict.fromkeys(args.suite or sorted(by_suite)))
+    unknown = [name for name in wanted if name not in by_suite]
+    if unknown:
+        have = ", ".join(sorted(by_suite)) or "none"
+        raise BenchsuiteError(
+            f"no records of suite {', '.join(map(repr, unknown))} in {args.results} "
+            f"(suites with records: {have})"
+        )
+    suites = [
+        SuiteResults(
+            name,
+            by_suite[name],
+            describe_suite(host.suites[name]) if name in host.suites else None,
+        )
+        for name in wanted
+    ]
+    pages = publish(suites, args.out)
+    print(f"published {len(suites)} suite(s): {pages[0].resolve().as_uri()}")
+    return 0
+
+
+def _compare(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.report.compare import compare_results, load_result_set, render_comparison
+
+    a, b = load_result_set(args.a), load_result_set(args.b)
+    comparison = compare_results(a, b, threshold=args.threshold, auc_tolerance=args.auc_tolerance)
+    for warning in comparison.warnings:
+        print(f"benchsuite: warning: {warning}", file=sys.stderr)
+    print(render_comparison(comparison, args.format, names=(args.a, args.b)), end="")
+    if args.format == "csv":  # the table alone on stdout, so it parses
+        print(comparison.summary(), file=sys.stderr)
+    return 1 if comparison.regressed else 0
 
 
 def _method(spec: str, host: Host) -> Method:
@@ -388,6 +514,16 @@ def _data(args: argparse.Namespace, host: Host) -> int:
     report = Report(total, enabled=not args.quiet)
     cls.prepare_raw(list(args.raw), out, given, force=args.force, report=report)
     return 0
+
+
+def _results(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite.merge import merge_results
+
+    report = merge_results(args.dirs, args.into, prefer=args.prefer)
+    for line in report.problem_lines():
+        print(line, file=sys.stderr)
+    print(report.summary())
+    return 0 if report.clean else 1
 
 
 def _describe_prepared(folder: Path, manifest: dict) -> str:

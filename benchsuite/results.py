@@ -9,6 +9,11 @@ Non-finite floats: JSON has no NaN or infinity, and a diverged cell's loss is of
 was, under the top-level ``"non_finite"`` key (for example ``{"metrics.test_logloss": "nan"}``),
 so "the loss was NaN" stays distinguishable from "the loss was not measured". Files containing the
 ``NaN``/``Infinity`` literals that Python's json module would otherwise accept are rejected on load.
+
+Records travel between machines and contributors, so a file is untrusted input: loading refuses
+oversized files before reading them, and validation checks names (they become folder names and
+table cells), text shown in reports (no HTML-special or control characters) and the plausible
+range of every number the reports use. docs/results.md lists the rules.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,14 +41,20 @@ __all__ = [
     "check_energy_reading",
     "load_record",
     "load_records",
+    "name_problem",
+    "record_files",
     "record_path",
     "records_frame",
+    "text_problem",
     "validate_record",
     "write_record",
 ]
 
 SCHEMA = "benchsuite.result/1"
 STATUSES = ("ok", "failed", "diverged", "over_budget", "infeasible", "timeout")
+#: Largest record file :func:`load_record` reads. Real records are a few KB (tens of KB with a
+#: failed cell's traceback); anything near this size is not a record.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 _SCHEMA_PREFIX = "benchsuite.result/"
 _TEMP_SUFFIX = ".tmp"
@@ -96,6 +108,7 @@ _FIELDS: tuple[tuple[str, tuple[tuple[type, ...], str], bool], ...] = (
     ("cell.budget", _STR, True),
     ("cell.seed", _INT, True),
     ("config", _DICT, True),
+    ("config.hardware", _STR, False),
     ("config_hash", _STR, True),
     ("plugin", _DICT, False),
     ("plugin.name", _STR, False),
@@ -135,6 +148,39 @@ _CURVE_FIELDS = (
     ("logloss", _NUM_OR_NULL, False),
 )
 
+# Plausible ranges: (low, high, low is exclusive). A number outside is a broken or forged record.
+_Range = tuple[float, float, bool]
+_UNIT: _Range = (0.0, 1.0, False)
+_NON_NEGATIVE: _Range = (0.0, math.inf, False)
+_POSITIVE: _Range = (0.0, math.inf, True)
+_RANGES: dict[str, _Range] = {
+    "cell.seed": _NON_NEGATIVE,
+    **{f"metrics.{name}": _UNIT for name in ("test_auc", "best_val_auc", "bayes_auc")},
+    "metrics.target_auc": _UNIT,
+    "metrics.test_logloss": _NON_NEGATIVE,
+    "metrics.seconds_to_target": _NON_NEGATIVE,
+    "metrics.train_seconds": _NON_NEGATIVE,
+    # 0 is what a run measures when training ends at its last warm-up step: no steady samples.
+    "metrics.train_samples_per_s": _NON_NEGATIVE,
+    "metrics.data_wait_share": _UNIT,
+    "metrics.compression_ratio": _POSITIVE,
+    **{f"metrics.{name}": _NON_NEGATIVE for name in INT_METRICS},
+    "metrics.peak_memory.bytes": _NON_NEGATIVE,
+    "metrics.memory_bandwidth.bytes_per_s": _POSITIVE,
+}
+_CURVE_RANGES: dict[str, _Range] = {
+    "samples": _NON_NEGATIVE,
+    "seconds": _NON_NEGATIVE,
+    "auc": _UNIT,
+    "logloss": _NON_NEGATIVE,
+}
+
+# Names become folder names and report rows: plugin-style, as the host requires of plugins.
+_NAME_FIELDS = ("suite.name", "cell.method")
+# Text shown in reports and on the site: nothing that is special in HTML or invisible.
+_TEXT_FIELDS = ("cell.label", "cell.key", "cell.budget", "config.hardware")
+_FORBIDDEN_CHARACTERS = frozenset("<>&\"'`")
+
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -154,6 +200,7 @@ def validate_record(record: Any, where: str) -> None:
     _check_schema(record, where)
     for dotted, spec, required in _FIELDS:
         _check_field(record, dotted, spec, required, where)
+    _check_names(record, where)
     _check_status(record, where)
     _check_inference(record, where)
     _check_energy(record, where)
@@ -198,6 +245,8 @@ def _check_field(
             raise BenchsuiteError(f"{where}: missing key '{dotted}'")
         return
     _check_type(value, spec, dotted, where)
+    if dotted in _RANGES:
+        _check_range(value, _RANGES[dotted], dotted, where)
 
 
 def _check_type(value: Any, spec: tuple[tuple[type, ...], str], dotted: str, where: str) -> None:
@@ -208,6 +257,66 @@ def _check_type(value: Any, spec: tuple[tuple[type, ...], str], dotted: str, whe
         raise BenchsuiteError(
             f"{where}: '{dotted}' must be {description}, got {_json_type(value)} {_short(value)}"
         )
+
+
+def _check_range(value: Any, bounds: _Range, dotted: str, where: str) -> None:
+    """Reject a number outside ``bounds`` (NaN included); null passes where the type allowed it."""
+    if value is None:
+        return
+    low, high, low_exclusive = bounds
+    inside = (low < value if low_exclusive else low <= value) and value <= high
+    if not inside:
+        raise BenchsuiteError(
+            f"{where}: '{dotted}' must be {_describe_range(bounds)}, got {value!r}"
+        )
+
+
+def _describe_range(bounds: _Range) -> str:
+    low, high, low_exclusive = bounds
+    if high == math.inf:
+        return f"{'>' if low_exclusive else '>='} {low:g}"
+    return f"in {'(' if low_exclusive else '['}{low:g}, {high:g}]"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a suite or method in a record, or None when it can. Suites
+    check this when they load, so a run never ends in a record it cannot write."""
+    if name.replace("-", "_").isidentifier():
+        return None
+    return (
+        "must be a name of letters, digits, '_' and '-' (not starting with a digit), "
+        f"got {_short(name)}"
+    )
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a label, key or budget in a record, or None when it can."""
+    bad = next((c for c in text if _forbidden(c)), None)
+    if bad is None:
+        return None
+    return (
+        f"must not contain {bad!r} (no <, >, &, quotes, backticks or control characters), "
+        f"got {_short(text)}"
+    )
+
+
+def _check_names(record: dict[str, Any], where: str) -> None:
+    """Names must be plugin-style and displayed text harmless, whoever wrote the file."""
+    for dotted in _NAME_FIELDS:
+        problem = name_problem(_lookup(record, dotted)[1])
+        if problem:
+            raise BenchsuiteError(f"{where}: '{dotted}' {problem}")
+    for dotted in _TEXT_FIELDS:
+        present, text = _lookup(record, dotted)
+        problem = text_problem(text) if present else None
+        if problem:
+            raise BenchsuiteError(f"{where}: '{dotted}' {problem}")
+
+
+def _forbidden(character: str) -> bool:
+    """HTML-special characters, and control or format characters (which can hide or reorder
+    text, as bidirectional overrides do)."""
+    return character in _FORBIDDEN_CHARACTERS or unicodedata.category(character) in ("Cc", "Cf")
 
 
 def _check_status(record: dict[str, Any], where: str) -> None:
@@ -227,7 +336,9 @@ def _check_inference(record: dict[str, Any], where: str) -> None:
             raise BenchsuiteError(
                 f"{where}: 'metrics.inference_samples_per_s' key {key!r} is not a batch size"
             )
-        _check_type(value, _NUM_OR_NULL, f"metrics.inference_samples_per_s.{key}", where)
+        dotted = f"metrics.inference_samples_per_s.{key}"
+        _check_type(value, _NUM_OR_NULL, dotted, where)
+        _check_range(value, _POSITIVE, dotted, where)
 
 
 # (key, type spec) of a measured energy reading: joules and how they were measured are
@@ -306,6 +417,7 @@ def _check_curve(record: dict[str, Any], where: str) -> None:
             dotted = f"curve.{index}.{name}"
             if name in point:
                 _check_type(point[name], spec, dotted, where)
+                _check_range(point[name], _CURVE_RANGES[name], dotted, where)
             elif required:
                 raise BenchsuiteError(f"{where}: missing key '{dotted}'")
 
@@ -418,28 +530,53 @@ def _join(dotted: str, key: Any) -> str:
 
 
 def load_record(path: Path) -> dict[str, Any]:
-    """Read and validate one record; any problem raises an error naming the file."""
+    """Read and validate one record; any problem raises an error naming the file.
+
+    The size is checked before the file is read, and at most one byte past the limit is ever
+    read (a file growing meanwhile is caught too), so a hostile file cannot exhaust memory.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise BenchsuiteError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        size = path.stat().st_size
+        if size <= MAX_RECORD_BYTES:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_RECORD_BYTES + 1)
+            size = max(size, len(data))
     except OSError as exc:
         raise BenchsuiteError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if size > MAX_RECORD_BYTES:
+        raise BenchsuiteError(
+            f"{path}: {size:,} bytes is over the {MAX_RECORD_BYTES:,}-byte limit for a result "
+            "record"
+        )
     try:
-        record = json.loads(text, parse_constant=_reject_constant)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BenchsuiteError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        record = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise BenchsuiteError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
     except ValueError as exc:
         raise BenchsuiteError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise BenchsuiteError(f"{path}: not a result record (JSON nested too deeply)") from None
     validate_record(record, str(path))
     return record
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a result record; write null instead")
+
+
+def _finite_float(text: str) -> float:
+    """A literal such as ``1e999`` parses to infinity, which is a NaN literal in disguise."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{_short(text)} is out of range for a number in a result record")
+    return value
 
 
 def load_records(folder: Path) -> list[dict[str, Any]]:
@@ -456,7 +593,7 @@ def load_records(folder: Path) -> list[dict[str, Any]]:
         raise BenchsuiteError(f"{folder}: not a folder of result records")
     records: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], Path] = {}
-    for path in _record_files(folder):
+    for path in record_files(folder):
         record = load_record(path)
         identity = (record["suite"]["name"], record["cell"]["key"])
         if identity in seen:
@@ -469,7 +606,8 @@ def load_records(folder: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _record_files(folder: Path) -> list[Path]:
+def record_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that hold records: ``*.json``, recursively, none hidden."""
     return sorted(
         path
         for path in folder.rglob("*.json")

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from benchsuite import results
 from benchsuite.api import BenchsuiteError, Budget, Method, full_table_bytes
 from benchsuite.host import Host
 from benchsuite.params import parse_method, parse_method_list
@@ -289,6 +290,9 @@ def build_suite(
                 method = cls(**variant)
             except BenchsuiteError as exc:
                 raise SuiteError(f"{key}.params: {exc}") from None
+            problem = results.text_problem(method.label())
+            if problem:
+                raise SuiteError(f"{key}: the method's label {problem}")
             _check_needs(method, dataset, key)
             if method.compresses:
                 for budget in entry_budgets:
@@ -296,6 +300,10 @@ def build_suite(
             entries.append(MethodEntry(method, entry_budgets))
 
     suite_name = config["name"] or (path.stem if path else "suite")
+    problem = results.name_problem(suite_name)
+    if problem:
+        source = "name" if config["name"] else "the suite's name, from its file name,"
+        raise SuiteError(f"{where}: {source} {problem}; records need such a name")
     config.pop("methods")
     return Suite(
         name=suite_name,

@@ -42,3 +42,12 @@ def test_readme_lists_every_command():
     readme = (ROOT / "README.md").read_text().split("## The command line in brief")[1]
     documented = set(re.findall(r"^benchsuite (\w[\w-]*)", readme, flags=re.M))
     assert commands == documented
+
+
+def test_every_leaderboard_column_is_documented_with_its_unit_and_direction():
+    from benchsuite.report.schema import SCHEMA
+
+    text = (ROOT / "docs" / "leaderboards.md").read_text()
+    for column in SCHEMA:
+        row = f"| {column.name} | {column.unit or '–'} | {column.better or '–'} |"
+        assert row in text, f"docs/leaderboards.md does not document {column.name!r} as {row}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from records import record
 
 from benchsuite.api import BenchsuiteError
 from benchsuite.report.leaderboard import (
@@ -16,11 +17,14 @@ from benchsuite.report.leaderboard import (
     AUC_STD,
     COLUMNS,
     DELTA,
+    DOMINATED,
     FORMATS,
     GAP,
+    HARDWARE,
     INFER,
     INFER_BATCH,
     MEGABYTES,
+    RANK,
     RATIO,
     REACHED,
     SAMPLES,
@@ -28,59 +32,6 @@ from benchsuite.report.leaderboard import (
     leaderboard_frame,
     render,
 )
-from benchsuite.results import SCHEMA
-
-FULL_BYTES = 16_000_000
-
-
-def record(
-    label: str = "hashing",
-    budget: str = "16x",
-    seed: int = 0,
-    auc: float | None = 0.77,
-    status: str = "ok",
-    suite: str = "quickstart",
-    **metrics: Any,
-) -> dict[str, Any]:
-    """A result record for one cell; the method is the label up to its first '['."""
-    method = label.split("[", 1)[0]
-    ratio = 1.0 if method == "full" else float(budget.rstrip("x")) if budget.endswith("x") else 4.0
-    base: dict[str, Any] = {
-        "test_auc": auc,
-        "bayes_auc": 0.80,
-        "target_auc": 0.76,
-        "target_reached": auc is not None and auc >= 0.76,
-        "samples_to_target": 40_000 if auc is not None and auc >= 0.76 else None,
-        "seconds_to_target": 4.0 if auc is not None and auc >= 0.76 else None,
-        "train_samples_per_s": 10_000.0,
-        "inference_samples_per_s": {"1024": 50_000.0, "16384": 90_000.0},
-        "full_bytes": FULL_BYTES,
-        "embedding_bytes": int(FULL_BYTES / ratio),
-        "compression_ratio": ratio,
-    }
-    if status != "ok":
-        base = {"full_bytes": FULL_BYTES}
-    base.update(metrics)
-    return {
-        "schema": SCHEMA,
-        "suite": {"name": suite, "path": f"/s/{suite}.yaml", "hash": "0" * 64},
-        "cell": {
-            "key": f"{label}@{budget}#{seed}",
-            "method": method,
-            "label": label,
-            "params": {},
-            "budget": budget,
-            "seed": seed,
-        },
-        "config": {},
-        "config_hash": "c" * 64,
-        "environment": {"hardware": {"profile": "cpu"}},
-        "started_at": "2026-11-22T10:00:00+00:00",
-        "finished_at": "2026-11-22T10:01:00+00:00",
-        "status": status,
-        "error": None if status == "ok" else "reason",
-        "metrics": base,
-    }
 
 
 def row_of(frame: pd.DataFrame, method: str, budget: str | None = None) -> pd.Series:
@@ -360,7 +311,7 @@ def test_csv_parses_back_with_the_same_numbers(board: pd.DataFrame) -> None:
 
 
 def test_json_parses_back_with_numeric_auc_and_nulls(board: pd.DataFrame) -> None:
-    rows = json.loads(render(board, "json"))
+    rows = json.loads(render(board, "json"))["rows"]
     assert [row["method"] for row in rows] == list(board["method"])
     hashing = next(row for row in rows if row["method"] == "hashing")
     assert isinstance(hashing[AUC], float) and hashing[AUC] == pytest.approx(0.7712)
@@ -380,3 +331,85 @@ def test_html_escapes_labels_from_records() -> None:
 def test_every_format_renders(board: pd.DataFrame) -> None:
     for fmt in FORMATS:
         assert render(board, fmt).strip()
+
+
+def test_json_carries_the_metric_schema_beside_the_rows(board: pd.DataFrame) -> None:
+    document = json.loads(render(board, "json"))
+    columns = {c["name"]: c for c in document["columns"]}
+    assert list(columns) == list(COLUMNS) == list(document["rows"][0])
+    assert columns[AUC]["better"] == "higher" and columns[MEGABYTES]["better"] == "lower"
+    assert columns[MEGABYTES]["unit"] == "MB" and columns[RATIO]["digits"] == 1
+
+
+def test_latex_is_a_booktabs_tabular_with_specials_escaped() -> None:
+    frame = leaderboard_frame(
+        [record("qr[op=mult_100%]", seed=0), record("qr[op=mult_100%]", seed=1, auc=0.78)]
+    )
+    text = render(frame, "latex")
+    assert text.startswith("\\begin{tabular}{l") and "\\toprule" in text
+    assert "\\end{tabular}" in text
+    assert r"qr[op=mult\_100\%]" in text
+    assert r"0.7750 $\pm$ 0.0071" in text and r"$\Delta$AUC" in text
+    body = text.split("\\midrule")[1].split("\\bottomrule")[0]
+    assert all(line.endswith(r"\\") for line in body.strip().splitlines())
+
+
+def test_rank_counts_within_each_budget_and_skips_rows_without_auc(board: pd.DataFrame) -> None:
+    ranks = {(m, b): r for m, b, r in board[["method", "budget", RANK]].itertuples(index=False)}
+    assert ranks[("full", "1x")] == 1
+    assert ranks[("hashing", "16x")] == 1 and ranks[("qr", "16x")] == 2
+    assert ranks[("robe", "16x")] is pd.NA
+
+
+def test_a_row_beaten_on_auc_and_memory_is_marked_with_the_best_that_beats_it() -> None:
+    frame = leaderboard_frame(
+        [
+            record("full", "1x", auc=0.78),
+            record("hashing", "4x", auc=0.75),
+            record("qr", "16x", auc=0.76),
+            record("md", "16x", auc=0.74),
+        ]
+    )
+    assert row_of(frame, "hashing")[DOMINATED] == "qr 16x"  # higher AUC, a quarter the size
+    assert pd.isna(row_of(frame, "md")[DOMINATED])  # smallest, tied on size with qr
+    assert pd.isna(row_of(frame, "full")[DOMINATED])  # best AUC
+    assert "qr 16x" in render(frame, "md").split("| hashing")[1].splitlines()[0]
+
+
+def test_dominated_column_is_left_out_of_tables_when_nothing_is_dominated() -> None:
+    frame = leaderboard_frame([record("full", "1x", auc=0.78), record("hashing", "4x", auc=0.75)])
+    assert DOMINATED not in render(frame, "md").splitlines()[0]
+    assert DOMINATED in render(frame, "csv").splitlines()[0]
+
+
+def _on(rec: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+    rec["environment"] = {"hardware": hardware}
+    return rec
+
+
+def test_hardware_shared_by_every_row_is_a_note_and_differing_hardware_a_column() -> None:
+    cpu = {"profile": "cpu", "cpu": "Xeon 8370C", "torch_threads": 2}
+    gpu = {"profile": "cuda", "gpu": "NVIDIA H200", "gpu_count": 1}
+    same = leaderboard_frame([_on(record("full", "1x"), cpu), _on(record(), cpu)])
+    text = render(same, "md")
+    assert "Hardware: cpu: Xeon 8370C, 2 threads" in text
+    assert HARDWARE not in text.splitlines()[0]
+    mixed = leaderboard_frame([_on(record("full", "1x"), cpu), _on(record(), gpu)])
+    header, *_ = render(mixed, "md").splitlines()
+    assert HARDWARE in header
+    assert row_of(mixed, "hashing")[HARDWARE] == "cuda: NVIDIA H200"
+
+
+def test_seeds_on_different_hardware_list_each_once() -> None:
+    a = {"profile": "cpu", "cpu": "A", "torch_threads": 1}
+    b = {"profile": "cpu", "cpu": "B", "torch_threads": 1}
+    frame = leaderboard_frame(
+        [_on(record(seed=0), a), _on(record(seed=1), b), _on(record(seed=2), a)]
+    )
+    assert row_of(frame, "hashing")[HARDWARE] == "cpu: A, 1 thread; cpu: B, 1 thread"
+
+
+def test_the_command_line_offers_every_leaderboard_format() -> None:
+    from benchsuite import cli
+
+    assert cli.FORMATS == FORMATS

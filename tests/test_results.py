@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,246 @@ def test_unknown_extra_keys_are_allowed() -> None:
 def test_every_status_is_accepted() -> None:
     for status in STATUSES:
         validate_record(make_record(status=status), "x.json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Untrusted records: size, names, displayed text, plausible ranges
+# ---------------------------------------------------------------------------------------------
+
+
+def padded_record_file(path: Path, size: int) -> Path:
+    """A valid record padded with trailing spaces to exactly ``size`` bytes."""
+    text = json.dumps(make_record())
+    path.write_text(text + " " * (size - len(text.encode())))
+    assert path.stat().st_size == size
+    return path
+
+
+def test_file_over_the_size_limit_is_refused_naming_its_size_and_the_limit(tmp_path: Path) -> None:
+    limit = results.MAX_RECORD_BYTES
+    path = padded_record_file(tmp_path / "x.json", limit + 1)
+    with pytest.raises(BenchsuiteError) as caught:
+        load_record(path)
+    assert str(caught.value) == (
+        f"{path}: {limit + 1:,} bytes is over the {limit:,}-byte limit for a result record"
+    )
+
+
+def test_file_of_exactly_the_size_limit_loads(tmp_path: Path) -> None:
+    path = padded_record_file(tmp_path / "x.json", results.MAX_RECORD_BYTES)
+    assert load_record(path) == make_record()
+
+
+def test_oversized_file_is_refused_without_being_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = padded_record_file(tmp_path / "x.json", results.MAX_RECORD_BYTES + 1)
+
+    def no_open(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr(Path, "open", no_open)
+    monkeypatch.setattr(Path, "read_text", no_open)
+    monkeypatch.setattr(Path, "read_bytes", no_open)
+    with pytest.raises(BenchsuiteError, match=r"x\.json: .* bytes is over the"):
+        load_record(path)
+
+
+def test_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    data = b'{"schema": "benchsuite.result/1", "suite": "\xff"}'
+    path.write_bytes(data)
+    offset = data.index(b"\xff")
+    with pytest.raises(BenchsuiteError, match=rf"x\.json: not UTF-8 text \(.* at byte {offset}\)"):
+        load_record(path)
+
+
+def test_number_too_large_for_a_float_is_rejected_like_an_infinity_literal(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(make_record()).replace("0.45", "1e999"))
+    with pytest.raises(BenchsuiteError, match=r"x\.json: .*'1e999' is out of range"):
+        load_record(path)
+
+
+def test_json_nested_too_deeply_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(BenchsuiteError, match=r"x\.json: not a result record \(JSON nested too"):
+        load_record(path)
+
+
+def _set(record: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    *parents, last = dotted.split(".")
+    node: Any = record
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+    return record
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [
+        ("cell.method", "<script>alert(1)</script>"),
+        ("cell.method", "hashing trick"),
+        ("cell.method", "2hash"),
+        ("cell.method", ""),
+        ("suite.name", "../../etc"),
+        ("suite.name", "quick start"),
+        ("suite.name", "<b>quickstart</b>"),
+    ],
+)
+def test_names_must_be_plugin_style(dotted: str, value: str) -> None:
+    record = _set(make_record(), dotted, value)
+    with pytest.raises(
+        BenchsuiteError, match=rf"^x\.json: '{re.escape(dotted)}' must be a name of letters, "
+    ):
+        validate_record(record, "x.json")
+
+
+def test_html_in_a_method_name_is_rejected_naming_the_file_and_field(tmp_path: Path) -> None:
+    path = write_raw(tmp_path / "x.json", _set(make_record(), "cell.method", "<img src=x>"))
+    with pytest.raises(BenchsuiteError) as caught:
+        load_record(path)
+    assert str(caught.value).startswith(f"{path}: 'cell.method' must be a name")
+
+
+def test_names_with_dashes_and_underscores_are_accepted() -> None:
+    record = make_record(method="my_method-2")
+    record["suite"]["name"] = "criteo-tb_small"
+    validate_record(record, "x.json")
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "bad"),
+    [
+        ("cell.label", "hashing[op=<b>]", "'<'"),
+        ("cell.label", "hashing[op=a>b]", "'>'"),
+        ("cell.key", "hashing[op=a&b]@16x#0", "'&'"),
+        ("cell.key", 'hashing[op="x"]@16x#0', "'\"'"),
+        ("cell.budget", "16x'", '"\'"'),
+        ("config.hardware", "cpu`rm`", "'`'"),
+        ("cell.label", "hashing\nok", r"'\\n'"),
+        ("cell.budget", "16x\x00", r"'\\x00'"),
+        ("cell.label", "hashing\u202eevil", r"'\\u202e'"),
+    ],
+)
+def test_displayed_text_must_not_contain_html_or_control_characters(
+    dotted: str, value: str, bad: str
+) -> None:
+    record = _set(make_record(), dotted, value)
+    with pytest.raises(
+        BenchsuiteError, match=rf"^x\.json: '{re.escape(dotted)}' must not contain {bad} \(no <"
+    ):
+        validate_record(record, "x.json")
+
+
+def test_hardware_label_must_be_text_when_present() -> None:
+    record = _set(make_record(), "config.hardware", ["cpu"])
+    with pytest.raises(BenchsuiteError, match=r"'config\.hardware' must be a string, got list"):
+        validate_record(record, "x.json")
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "bounds"),
+    [
+        ("metrics.test_auc", 1.7, r"in \[0, 1\]"),
+        ("metrics.test_auc", -0.1, r"in \[0, 1\]"),
+        ("metrics.best_val_auc", 1.2, r"in \[0, 1\]"),
+        ("metrics.bayes_auc", 2, r"in \[0, 1\]"),
+        ("metrics.target_auc", 1.5, r"in \[0, 1\]"),
+        ("curve.1.auc", 1.01, r"in \[0, 1\]"),
+        ("metrics.test_logloss", -0.5, ">= 0"),
+        ("curve.0.logloss", -1e-9, ">= 0"),
+        ("metrics.train_seconds", -1.0, ">= 0"),
+        ("metrics.seconds_to_target", -0.5, ">= 0"),
+        ("curve.0.seconds", -2.0, ">= 0"),
+        ("metrics.train_samples_per_s", -10.0, ">= 0"),
+        ("metrics.inference_samples_per_s.1024", 0.0, "> 0"),
+        ("metrics.inference_samples_per_s.16384", -5.0, "> 0"),
+        ("metrics.compression_ratio", 0.0, "> 0"),
+        ("metrics.compression_ratio", -16.0, "> 0"),
+        ("metrics.memory_bandwidth.bytes_per_s", 0, "> 0"),
+        ("metrics.data_wait_share", 1.2, r"in \[0, 1\]"),
+        ("metrics.data_wait_share", -0.01, r"in \[0, 1\]"),
+        ("metrics.embedding_bytes", -1, ">= 0"),
+        ("metrics.full_bytes", -16, ">= 0"),
+        ("metrics.budget_bytes", -1, ">= 0"),
+        ("metrics.optimizer_state_bytes", -1, ">= 0"),
+        ("metrics.lookup_bytes_per_sample", -8, ">= 0"),
+        ("metrics.peak_memory.bytes", -1, ">= 0"),
+        ("metrics.train_samples", -5, ">= 0"),
+        ("metrics.samples_to_target", -1, ">= 0"),
+        ("curve.0.samples", -1, ">= 0"),
+        ("cell.seed", -1, ">= 0"),
+    ],
+)
+def test_number_outside_its_plausible_range_names_field_value_and_range(
+    dotted: str, value: float, bounds: str
+) -> None:
+    record = make_record(memory_bandwidth={"bytes_per_s": 1e10, "method": "copy"})
+    _set(record, dotted, value)
+    with pytest.raises(BenchsuiteError) as caught:
+        validate_record(record, "x.json")
+    assert re.fullmatch(
+        rf"x\.json: '{re.escape(dotted)}' must be {bounds}, got {value!r}", str(caught.value)
+    )
+
+
+def test_auc_of_1_7_in_a_file_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    path = write_raw(tmp_path / "x.json", make_record(test_auc=1.7))
+    with pytest.raises(BenchsuiteError) as caught:
+        load_record(path)
+    assert str(caught.value) == f"{path}: 'metrics.test_auc' must be in [0, 1], got 1.7"
+
+
+def test_nan_given_in_memory_is_outside_every_range() -> None:
+    record = make_record(status="failed", data_wait_share=float("nan"))
+    with pytest.raises(BenchsuiteError, match=r"'metrics\.data_wait_share' must be in \[0, 1\]"):
+        validate_record(record, "x.json")
+
+
+def test_range_bounds_and_nulls_are_accepted() -> None:
+    validate_record(
+        make_record(
+            test_auc=1,
+            best_val_auc=0.0,
+            data_wait_share=1.0,
+            train_samples_per_s=0.0,
+            test_logloss=0.0,
+            seconds_to_target=None,
+            samples_to_target=None,
+            compression_ratio=None,
+            bayes_auc=None,
+            target_auc=None,
+            embedding_bytes=0,
+            inference_samples_per_s={"1024": None, "1": 1e-6},
+            memory_bandwidth={"bytes_per_s": None, "method": "copy"},
+        ),
+        "x.json",
+    )
+    validate_record(make_record(status="failed", test_auc=None, test_logloss=None), "x.json")
+
+
+def test_write_refuses_what_load_would_reject_and_writes_nothing(tmp_path: Path) -> None:
+    for bad in (make_record(test_auc=1.7), make_record(method="<b>x</b>")):
+        with pytest.raises(BenchsuiteError, match=r"r\.json: 'cell\.method'|'metrics\.test_auc'"):
+            write_record(tmp_path / "r.json", bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_that_ends_at_its_last_warm_up_step_writes_a_record_that_loads(
+    write_suite: Any, tmp_path: Path
+) -> None:
+    """Training 16 steps with 16 warm-up steps times no steady samples: 0 samples/s is real."""
+    from benchsuite.cli import main
+
+    suite = write_suite({"train.warmup_steps": 16, "methods": ["hashing"]})
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    [record] = load_records(out)
+    assert record["status"] == "ok"
+    assert record["metrics"]["train_samples_per_s"] == 0.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -166,3 +166,22 @@ def test_bad_method_parameters_fail_validation_naming_method_and_allowed_values(
     assert "methods[0]" in message
     for fragment in fragments:
         assert fragment in message
+
+
+def test_suite_named_by_a_file_name_records_cannot_use_is_refused_before_running(
+    write_suite, builtin_host
+):
+    path = write_suite(name="tiny.v2.yaml")
+    path.write_text(path.read_text().replace("name: tiny\n", "", 1))
+    message = _error(path, builtin_host)
+    assert "'tiny.v2'" in message and "from its file name" in message
+
+
+def test_suite_name_with_markup_is_refused(write_suite, builtin_host):
+    message = _error(write_suite({"name": "<b>tiny</b>"}), builtin_host)
+    assert "name must be a name of letters" in message
+
+
+def test_a_valid_name_key_overrides_an_unusable_file_name(write_suite, builtin_host):
+    suite = load_suite(write_suite({"name": "tiny-v2"}, name="tiny.v2.yaml"), builtin_host)
+    assert suite.name == "tiny-v2"

@@ -21,19 +21,32 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
 from benchsuite.api import BenchsuiteError, Budget
+from benchsuite.report.pareto import dominators
+from benchsuite.report.schema import SCHEMA, Column
 from benchsuite.results import STATUSES, records_frame
 
-__all__ = ["COLUMNS", "FORMATS", "FULL_METHOD", "leaderboard_frame", "render"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "FULL_METHOD",
+    "Display",
+    "display",
+    "hardware_text",
+    "latex_escape",
+    "leaderboard_frame",
+    "render",
+]
 
 #: The uncompressed baseline every ΔAUC is measured against.
 FULL_METHOD = "full"
-FORMATS = ("md", "csv", "json", "html")
+FORMATS = ("md", "csv", "json", "html", "latex")
 
 AUC = "AUC"
 AUC_STD = "AUC std"
@@ -53,31 +66,11 @@ TRAIN_ENERGY = "train J/M samples"
 INFER_ENERGY = "inference J/M samples"
 WATTS = "train average W"
 ENERGY_NOTE = "energy unmeasured"
+RANK = "rank"
+DOMINATED = "dominated"
+HARDWARE = "hardware"
 
-COLUMNS = (
-    "method",
-    "budget",
-    "seeds",
-    "status",
-    AUC,
-    AUC_STD,
-    DELTA,
-    GAP,
-    REACHED,
-    SAMPLES,
-    SECONDS,
-    RATIO,
-    MEGABYTES,
-    TRAIN,
-    INFER,
-    INFER_BATCH,
-    ROOFLINE,
-    STATS,
-    TRAIN_ENERGY,
-    INFER_ENERGY,
-    WATTS,
-    ENERGY_NOTE,
-)
+COLUMNS = tuple(c.name for c in SCHEMA)
 
 _MISSING = "–"
 _NOT_REACHED = "not reached"
@@ -100,6 +93,7 @@ def leaderboard_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if not records:
         raise BenchsuiteError("no result records")
     runs = records_frame(records)
+    runs[HARDWARE] = [hardware_text(record) for record in records]
     _require_one_suite(runs)
     runs.loc[runs["method"] == FULL_METHOD, "budget"] = _BASELINE_BUDGET
     batch = _largest_batch(runs)
@@ -112,9 +106,49 @@ def leaderboard_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     rows.sort(key=lambda row: _rank(row, full_bytes))
     frame = pd.DataFrame([{column: row[column] for column in COLUMNS} for row in rows])
     frame[DELTA] = frame[AUC] - _baseline_auc(runs)
+    frame[RANK] = pd.array(_ranks(frame), dtype="Int64")
+    frame[DOMINATED] = _dominated(frame)
     frame["seeds"] = frame["seeds"].astype("int64")
     frame[INFER_BATCH] = pd.array(frame[INFER_BATCH].tolist(), dtype="Int64")
     return frame
+
+
+def hardware_text(record: Mapping[str, Any]) -> str | None:
+    """Where a record ran, for people: the profile and its device (``cpu: <model>, 2 threads``,
+    ``cuda: NVIDIA H200``), from the fingerprint the hardware profile stored."""
+    hardware = (record.get("environment") or {}).get("hardware") or {}
+    profile = hardware.get("profile")
+    if not isinstance(profile, str):
+        return None
+    if isinstance(hardware.get("gpu"), str):
+        count = hardware.get("gpu_count")
+        many = f" ×{count}" if isinstance(count, int) and count > 1 else ""
+        return f"{profile}: {hardware['gpu']}{many}"
+    detail = [str(hardware["cpu"])] if isinstance(hardware.get("cpu"), str) else []
+    threads = hardware.get("torch_threads")
+    if isinstance(threads, int):
+        detail.append(f"{threads} thread{'s' if threads != 1 else ''}")
+    return f"{profile}: {', '.join(detail)}" if detail else profile
+
+
+def _ranks(frame: pd.DataFrame) -> list[int | None]:
+    """1, 2, … within each budget in the frame's (ranked) order; rows without an AUC unranked."""
+    counters: dict[str, int] = {}
+    ranks: list[int | None] = []
+    for budget, auc in zip(frame["budget"], frame[AUC], strict=True):
+        if math.isnan(auc):
+            ranks.append(None)
+            continue
+        counters[budget] = counters.get(budget, 0) + 1
+        ranks.append(counters[budget])
+    return ranks
+
+
+def _dominated(frame: pd.DataFrame) -> list[str | None]:
+    """``method budget`` of the best row beating each row on both AUC and embedding size."""
+    beaten = dominators(frame[AUC].tolist(), frame[MEGABYTES].tolist())
+    names = [f"{m} {b}" for m, b in zip(frame["method"], frame["budget"], strict=True)]
+    return [names[by[0]] if by else None for by in beaten]
 
 
 def _require_one_suite(runs: pd.DataFrame) -> None:
@@ -171,6 +205,9 @@ def _row(
         INFER_ENERGY: _mean(_column(ok, "energy_inference_joules_per_million_samples")),
         WATTS: _mean(_column(ok, "energy_train_average_watts")),
         ENERGY_NOTE: _energy_note(ok),
+        RANK: None,
+        DOMINATED: None,
+        HARDWARE: "; ".join(dict.fromkeys(h for h in runs[HARDWARE] if h)) or None,
         "_baseline": baseline,
     }
 
@@ -275,91 +312,145 @@ def _mean(values: pd.Series) -> float:
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    """The leaderboard as a markdown, html, csv or json document.
+    """The leaderboard as a markdown, html, LaTeX, csv or json document.
 
-    Markdown and html are for reading, so numbers are formatted and the AUC shows as mean ± std;
-    csv and json keep the frame's numbers numeric (missing values empty / null) for programs.
-    HTML escapes every cell, since labels come from result files.
+    Markdown, html and LaTeX are for reading, so numbers are formatted by the metric schema and
+    the AUC shows as mean ± std; csv and json keep the frame's numbers numeric (missing values
+    empty / null) for programs, and json carries the schema beside the rows. HTML and LaTeX
+    escape every cell, since labels come from result files.
     """
     if fmt == "md":
-        table, notes = _table(frame, "github")
-        return table + "".join(f"\n\n{note}" for note in notes)
+        table = display(frame)
+        text = _tabulate(table, "github")
+        return text + "".join(f"\n\n{note}" for note in table.notes)
     if fmt == "html":
-        table, notes = _table(frame, "html")
-        return table + "".join(f"\n<p>{html.escape(note)}</p>" for note in notes)
+        table = display(frame)
+        text = _tabulate(table, "html")
+        return text + "".join(f"\n<p>{html.escape(note)}</p>" for note in table.notes)
+    if fmt == "latex":
+        return _latex(display(frame))
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return json.dumps(_json_rows(frame), indent=2, ensure_ascii=False) + "\n"
+        document = {"columns": [c.as_json() for c in SCHEMA], "rows": _json_rows(frame)}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     raise BenchsuiteError(f"unknown leaderboard format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-def _table(frame: pd.DataFrame, tablefmt: str) -> tuple[str, list[str]]:
-    """The formatted table and the notes that go below it."""
-    shown, notes = _display(frame)
-    table = tabulate(
-        shown.values.tolist(), headers=list(shown.columns), tablefmt=tablefmt, disable_numparse=True
-    )
-    return table, notes
+def _tabulate(table: Display, tablefmt: str) -> str:
+    return tabulate(table.cells, headers=table.headers, tablefmt=tablefmt, disable_numparse=True)
 
 
-def _display(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Formatted text for people: AUC as mean ± std, ratios as ``16.0x``, gaps as dashes."""
-    shown = pd.DataFrame(
-        {
-            "method": frame["method"].astype(str),
-            "budget": frame["budget"].astype(str),
-            "seeds": frame["seeds"].astype(str),
-            "status": frame["status"].astype(str),
-            AUC: [_auc_text(m, s) for m, s in zip(frame[AUC], frame[AUC_STD], strict=True)],
-            DELTA: [_number(v, "+.4f") for v in frame[DELTA]],
-            GAP: [_number(v, ".4f") for v in frame[GAP]],
-            REACHED: [_MISSING if _missing(v) else str(v) for v in frame[REACHED]],
-            SAMPLES: _target_text(frame, SAMPLES, ",.0f"),
-            SECONDS: _target_text(frame, SECONDS, ",.1f"),
-            RATIO: [_MISSING if _missing(v) else f"{v:.1f}x" for v in frame[RATIO]],
-            MEGABYTES: [_megabytes(v) for v in frame[MEGABYTES]],
-            TRAIN: [_number(v, ",.0f") for v in frame[TRAIN]],
-            INFER: [_number(v, ",.0f") for v in frame[INFER]],
-        }
-    )
-    if frame[ROOFLINE].notna().any():  # where records carry a bandwidth to divide by
-        shown[ROOFLINE] = [_percent(v) for v in frame[ROOFLINE]]
-    if frame[STATS].notna().any():  # the price of methods' preprocessing, where any paid it
-        shown[STATS] = [_number(v, ",.1f") for v in frame[STATS]]
-    notes = _energy_display(frame, shown)
-    batches = frame[INFER_BATCH].dropna().unique()
-    if len(batches) == 1:
-        shown = shown.rename(columns={INFER: f"{INFER} @{int(batches[0])}"})
-    return shown, notes
+@dataclass(frozen=True)
+class Display:
+    """The table as people read it: the shown columns, their headers, each row's text and raw
+    value (for sorting), and the notes that go below the table."""
+
+    columns: list[Column]
+    headers: list[str]
+    cells: list[list[str]]
+    values: list[list[Any]]
+    notes: list[str]
+
+
+_ENERGY = (TRAIN_ENERGY, INFER_ENERGY, WATTS)
+
+
+def display(frame: pd.DataFrame) -> Display:
+    """Format a leaderboard frame by the schema.
+
+    Columns the schema hides are left out (the AUC std is in the AUC cell, the inference batch
+    in the throughput header); optional columns only where some row has a value; the energy
+    columns only where some row measured energy, the notes saying why blank cells are blank;
+    the hardware as a note when every row ran on the same.
+    """
+    notes = _energy_notes(frame)
+    marks = _energy_marks(frame)
+    measured = bool(frame[list(_ENERGY)].notna().any().any())
+    hardware = list(dict.fromkeys(h for h in frame[HARDWARE] if not _missing(h)))
+    columns = []
+    for spec in SCHEMA:
+        present = frame[spec.name].map(lambda v: not _missing(v)).any()
+        if not spec.shown or (spec.optional and not present):
+            continue
+        if spec.name in _ENERGY and not measured:
+            continue
+        if spec.name == HARDWARE and len(hardware) <= 1 and frame[HARDWARE].notna().all():
+            continue
+        columns.append(spec)
+    if len(hardware) == 1 and frame[HARDWARE].notna().all():
+        notes.append(f"Hardware: {hardware[0]}")
+    headers = [_header(spec, frame) for spec in columns]
+    cells, values = [], []
+    for _, row in frame.iterrows():
+        cells.append([_cell(spec, row, marks) for spec in columns])
+        values.append([_plain(row[spec.name]) for spec in columns])
+    return Display(columns, headers, cells, values, notes)
+
+
+def _header(spec: Column, frame: pd.DataFrame) -> str:
+    if spec.name == INFER:
+        batches = frame[INFER_BATCH].dropna().unique()
+        if len(batches) == 1:
+            return f"{INFER} @{int(batches[0])}"
+    return spec.name
+
+
+def _cell(spec: Column, row: pd.Series, marks: dict[str, str]) -> str:
+    value = row[spec.name]
+    if spec.style == "auc":
+        return _auc_text(value, row[AUC_STD])
+    if spec.style == "target":
+        if _missing(row[REACHED]):
+            return _MISSING
+        return _NOT_REACHED if _missing(value) else format(value, f",.{spec.digits}f")
+    if _missing(value):
+        note = row[ENERGY_NOTE]
+        return _MISSING + (marks[note] if spec.name in _ENERGY and not _missing(note) else "")
+    if spec.style == "count":
+        return f"{int(value):,}"
+    if spec.style == "fixed":
+        return format(value, f",.{spec.digits}f")
+    if spec.style == "signed":
+        return format(value, f"+.{spec.digits}f")
+    if spec.style == "ratio":
+        return f"{value:.{spec.digits}f}x"
+    if spec.style == "significant":
+        return _significant(value)
+    if spec.style == "percent":
+        return _percent(value)
+    return str(value)
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def _energy_display(frame: pd.DataFrame, shown: pd.DataFrame) -> list[str]:
-    """Add the energy columns to ``shown`` where any row measured energy, and return the notes
-    saying why blank cells are blank: each distinct reason once, its mark beside the dashes.
+def _energy_reasons(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(r for r in frame[ENERGY_NOTE] if not _missing(r)))
 
-    Where no row measured energy, the columns are left out and the notes alone say why.
+
+def _energy_marks(frame: pd.DataFrame) -> dict[str, str]:
+    """A superscript number per distinct reason, set beside the dashes it explains."""
+    return {
+        reason: str(i).translate(_SUPERSCRIPTS)
+        for i, reason in enumerate(_energy_reasons(frame), 1)
+    }
+
+
+def _energy_notes(frame: pd.DataFrame) -> list[str]:
+    """Why blank energy cells are blank: each distinct reason once.
+
+    Where no row measured energy the columns are left out and the notes alone say why (naming
+    the rows when the reasons differ); otherwise each note carries the mark of its dashes.
     """
-    energy = (TRAIN_ENERGY, INFER_ENERGY, WATTS)
-    reasons = list(dict.fromkeys(r for r in frame[ENERGY_NOTE] if not _missing(r)))
-    marks = {reason: str(i).translate(_SUPERSCRIPTS) for i, reason in enumerate(reasons, 1)}
-    if not frame[list(energy)].notna().any().any():
+    reasons = _energy_reasons(frame)
+    if not frame[list(_ENERGY)].notna().any().any():
         if len(reasons) == 1:
             return [f"Energy unmeasured: {reasons[0]}"]
         return [
             f"Energy unmeasured for {_rows_with(frame, reason)}: {reason}" for reason in reasons
         ]
-    for column in energy:
-        spec = ",.1f" if column == WATTS else None
-        shown[column] = [
-            _energy_text(value, spec)
-            if not _missing(value)
-            else _MISSING + ("" if _missing(note) else marks[note])
-            for value, note in zip(frame[column], frame[ENERGY_NOTE], strict=True)
-        ]
+    marks = _energy_marks(frame)
     return [f"{marks[reason]} Energy unmeasured: {reason}" for reason in reasons]
 
 
@@ -368,14 +459,8 @@ def _rows_with(frame: pd.DataFrame, reason: str) -> str:
     return ", ".join(f"{m} {b}" for m, b in zip(rows["method"], rows["budget"], strict=True))
 
 
-def _energy_text(value: float, spec: str | None) -> str:
-    return format(value, spec) if spec else _significant(value)
-
-
 def _percent(value: float) -> str:
     """A fraction as a percentage; compressed methods can exceed 100% (docs/measurements.md)."""
-    if _missing(value):
-        return _MISSING
     return format(value, ".1%" if value < 10 else ",.0%")
 
 
@@ -385,32 +470,52 @@ def _auc_text(mean: float, std: float) -> str:
     return f"{mean:.4f}" if _missing(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def _target_text(frame: pd.DataFrame, column: str, spec: str) -> list[str]:
-    """A dash where no target applies, "not reached" where seeds ran but none reached it."""
-    texts = []
-    for reached, value in zip(frame[REACHED], frame[column], strict=True):
-        if _missing(reached):
-            texts.append(_MISSING)
-        else:
-            texts.append(_NOT_REACHED if _missing(value) else format(value, spec))
-    return texts
-
-
-def _megabytes(value: float) -> str:
-    """Enough digits to tell small synthetic tables apart without padding large ones."""
-    return _MISSING if _missing(value) else _significant(value)
-
-
 def _significant(value: float) -> str:
+    """Enough digits to tell small synthetic tables apart without padding large ones."""
     return format(value, ",.0f" if value >= 100 else ".2f" if value >= 1 else ".3g")
-
-
-def _number(value: Any, spec: str) -> str:
-    return _MISSING if _missing(value) else format(value, spec)
 
 
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+# LaTeX: the specials escaped, the few non-ASCII marks the table uses written as commands.
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "–": "--",
+    "×": r"$\times$",
+}
+_LATEX.update({sup: rf"\textsuperscript{{{d}}}" for d, sup in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")})
+
+
+def latex_escape(text: str) -> str:
+    """``text`` safe inside a LaTeX table cell."""
+    return "".join(_LATEX.get(char, char) for char in text)
+
+
+def _latex(table: Display) -> str:
+    """A booktabs ``tabular`` (text columns left, numbers right) and the notes below it."""
+    align = "".join("l" if c.style == "text" else "r" for c in table.columns)
+    lines = [f"\\begin{{tabular}}{{{align}}}", r"\toprule"]
+    lines.append(" & ".join(latex_escape(h) for h in table.headers) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in table.cells]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [f"\\par\\smallskip{{\\footnotesize {latex_escape(note)}}}" for note in table.notes]
+    return "\n".join(lines) + "\n"
 
 
 def _json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
