@@ -23,6 +23,17 @@ LIST_KINDS = ("methods", "datasets", "hardware", "suites")
 FORMATS = ("md", "csv", "json", "html", "latex")
 
 
+class _DisablePlugin(argparse.Action):
+    """``-p no:NAME``, repeatable before or after the command. Every parser level appends to
+    the one list that is the option's default: argparse parses a command's options into a
+    fresh namespace and copies it over, which would drop the names given before the command."""
+
+    def __call__(self, parser: Any, namespace: Any, value: Any, option: Any = None) -> None:
+        if not (isinstance(value, str) and value.startswith("no:") and value[3:]):
+            parser.error(f"-p takes no:NAME to disable plugin NAME, not {value!r}")
+        getattr(namespace, self.dest).append(value[3:])
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -30,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=argparse.SUPPRESS,
         help="also load plugins from the .py files in DIR (default: $BENCHSUITE_PLUGINS_DIR)",
+    )
+    common.add_argument(
+        "-p",
+        dest="disable_plugins",
+        action=_DisablePlugin,
+        default=[],
+        metavar="no:NAME",
+        help="do not load plugin NAME (repeatable; also $BENCHSUITE_DISABLE_PLUGINS=a,b)",
+    )
+    common.add_argument(
+        "--trace-hooks",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print every hook call and its result on stderr (also $BENCHSUITE_TRACE_HOOKS=1)",
     )
     parser = argparse.ArgumentParser(
         prog="benchsuite",
@@ -282,7 +307,33 @@ def _parser() -> argparse.ArgumentParser:
         help="where the site goes (default: reports/site)",
     )
 
-    sub.add_parser("plugins", parents=[common], help="list plugins, their source and hooks")
+    plugins = sub.add_parser(
+        "plugins",
+        parents=[common],
+        help="list plugins, their source and hooks",
+        description="List the loaded plugins (version, source, hooks), the disabled ones and "
+        "what disabled them, and those that failed to load and why.",
+    )
+    plugins.add_argument(
+        "--trace",
+        action="store_true",
+        help="print each registration hook call and its result on stderr (as --trace-hooks)",
+    )
+
+    scaffold = sub.add_parser(
+        "new-plugin",
+        parents=[common],
+        help="write a method plugin package to start a new method from",
+        description="Write PATH/benchsuite-NAME: a pip-installable package whose method NAME "
+        "already passes `benchsuite check NAME` (a hashed shared table to replace with your "
+        "idea), its pyproject.toml with the entry point, a pytest file running the "
+        "conformance kit, and a README. Refuses an existing folder, and a NAME that is not "
+        "a valid plugin name or is taken by a registered method or a loaded plugin.",
+    )
+    scaffold.add_argument("name", metavar="NAME", help="the method's name, e.g. bloom")
+    scaffold.add_argument(
+        "--dir", type=Path, default=Path("."), metavar="PATH", help="parent folder (default: .)"
+    )
 
     lister = sub.add_parser("list", parents=[common], help="list registered plugins of a kind")
     lister.add_argument("kind", choices=LIST_KINDS)
@@ -292,7 +343,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        host = Host(getattr(args, "plugins_dir", None))
+        trace = getattr(args, "trace_hooks", False) or getattr(args, "trace", False)
+        host = Host(
+            getattr(args, "plugins_dir", None),
+            disable={name: f"-p no:{name}" for name in args.disable_plugins},
+            trace=sys.stderr if trace else None,
+        )
+        for warning in host.warnings:
+            print(f"benchsuite: warning: {warning}", file=sys.stderr)
         handler = {
             "run": _run,
             "leaderboard": _leaderboard,
@@ -306,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": _results,
             "hardware": _hardware,
             "publish": _publish,
+            "new-plugin": _new_plugin,
         }[args.command]
         return handler(args, host)
     except BenchsuiteError as exc:
@@ -470,6 +529,9 @@ def _methods(args: argparse.Namespace, host: Host) -> int:
 
 
 def _mlperf(args: argparse.Namespace, host: Host) -> int:
+    for d in host.disabled:
+        if d.name == "mlperf":  # a disabled plugin stays unimported, this command included
+            raise BenchsuiteError(f"`mlperf check` needs plugin 'mlperf', disabled by {d.by}")
     from benchsuite_plugins.loggers.mlperf import check_log
 
     failed = 0
@@ -556,6 +618,10 @@ def _plugins(args: argparse.Namespace, host: Host) -> int:
         for p in host.plugins
     ]
     print(tabulate(rows, headers=["plugin", "version", "source", "hooks"], tablefmt="simple"))
+    if host.disabled:
+        print("\ndisabled:")
+        for d in host.disabled:
+            print(f"  {d.name} ({d.source}): disabled by {d.by}")
     if host.failures:
         print("\nnot loaded:")
         for f in host.failures:
@@ -579,6 +645,22 @@ def _list(args: argparse.Namespace, host: Host) -> int:
             ok, why = reg.cls.available()
             note = "" if ok else f"  (not available here: {why})"
         print(f"{name:<{width}}  {reg.summary}  [{reg.plugin.name}]{note}")
+    return 0
+
+
+def _new_plugin(args: argparse.Namespace, host: Host) -> int:
+    import shlex
+
+    from benchsuite.scaffold import new_plugin
+
+    folder, files = new_plugin(args.name, args.dir, host)
+    print(f"wrote {folder}, the plugin package of method {args.name!r}:")
+    for path in files:
+        print(f"  {path}")
+    print(
+        f"next: cd {shlex.quote(str(folder))} && pip install -e . && benchsuite check "
+        f"{args.name}\n(README.md says how to test it, add it to a suite and read the leaderboard)"
+    )
     return 0
 
 

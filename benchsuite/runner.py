@@ -121,7 +121,9 @@ def run_suite(
             continue
         progress.start(i, len(cells), cell)
         record = run_cell(suite, cell, dataset, profile, config, stats_cache, progress, run_dir=out)
-        suite.host.notify("benchsuite_cell_end", cell=cell, record=record, run_dir=out)
+        _add_warnings(
+            record, suite.host.notify("benchsuite_cell_end", cell=cell, record=record, run_dir=out)
+        )
         results.write_record(path, record)
         progress.end(record)
         outcomes.append(CellOutcome(cell, record))
@@ -230,7 +232,10 @@ def run_cell(
         },
         "curve": [],
     }
-    warnings = suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir)
+    _add_warnings(
+        record,
+        suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir),
+    )
     try:
         _measure(
             suite, cell, method, dataset, profile, stats_cache, record, progress, run_dir=run_dir
@@ -249,9 +254,13 @@ def run_cell(
             traceback=traceback.format_exc(limit=20),
         )
     record["finished_at"] = _now()
-    if warnings:
-        record["warnings"] = warnings
     return record
+
+
+def _add_warnings(record: dict[str, Any], problems: list[str]) -> None:
+    """Keep what event hooks reported in the record: a plugin that failed is never silent."""
+    if problems:
+        record.setdefault("warnings", []).extend(problems)
 
 
 class _OverBudget(Exception):
@@ -330,7 +339,10 @@ def _measure(
             "validation_split_samples": split_rows["validation"],
             **clock,
         }
-        suite.host.notify("benchsuite_evaluation", cell=cell, point=seen, run_dir=run_dir)
+        _add_warnings(
+            record,
+            suite.host.notify("benchsuite_evaluation", cell=cell, point=seen, run_dir=run_dir),
+        )
         progress.evaluation(point, samples)
         reached = target is not None and point["auc"] >= target
         if reached and not metrics["target_reached"]:

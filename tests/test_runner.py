@@ -256,3 +256,37 @@ def test_statistics_cost_is_recorded_and_shown_in_the_leaderboard(write_suite, t
     assert "stats_cost" not in records["hashing@2x#0"]["metrics"]
     board = capsys.readouterr().out
     assert "statistics s" in board.splitlines()[0]
+
+
+def test_every_event_hook_that_fails_leaves_a_warning_in_the_record(
+    write_suite, write_plugin, plugins_dir, tmp_path
+):
+    write_plugin(
+        "flaky",
+        """
+        from benchsuite.hookspecs import hookimpl
+
+        @hookimpl
+        def benchsuite_cell_start(cell):
+            raise RuntimeError("start broke")
+
+        @hookimpl
+        def benchsuite_evaluation(point):
+            raise RuntimeError(f"eval broke at {point['samples']}")
+
+        @hookimpl
+        def benchsuite_cell_end(record):
+            raise RuntimeError("end broke")
+    """,
+    )
+    out = tmp_path / "out"
+    with pytest.warns(RuntimeWarning):
+        _run(write_suite({"methods": ["full"]}), out, "--plugins-dir", str(plugins_dir))
+    record = _records(out)["full@1x#0"]
+    assert record["status"] == "ok"
+    assert [w.split(": ", 1)[1] for w in record["warnings"]] == [
+        "RuntimeError: start broke",
+        "RuntimeError: eval broke at 4096",
+        "RuntimeError: eval broke at 8192",
+        "RuntimeError: end broke",
+    ]
