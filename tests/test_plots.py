@@ -44,6 +44,12 @@ def test_dominators_need_both_higher_auc_and_smaller_size() -> None:
     assert beaten[0] == [] and beaten[2] == []
 
 
+def test_a_few_bytes_smaller_at_the_same_budget_is_not_beaten_on_memory() -> None:
+    # two methods filling one budget differ by rounding; the rank orders them, not the mark
+    assert dominators([0.78, 0.79], [5_402_608.0, 5_402_512.0]) == [[], []]
+    assert dominators([0.78, 0.79], [5_402_608.0, 5_300_000.0]) == [[1], []]
+
+
 def test_rows_without_auc_or_size_neither_dominate_nor_are_dominated() -> None:
     beaten = dominators([0.9, NAN, 0.7], [1.0, 100.0, NAN])
     assert beaten == [[], [], []]

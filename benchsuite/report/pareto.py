@@ -2,8 +2,9 @@
 the plots draw.
 
 The mark is strict, as a reader takes "beaten": another row has a strictly higher AUC *and*
-strictly smaller embeddings, so a tie in either is never called a loss (ranks within a budget
-already order rows of equal size). The frontier is the usual Pareto set: rows that no other row
+embeddings smaller by more than 1%, so a tie in either is never called a loss. Methods that fill
+the same budget differ by a few bytes of rounding; ranks within a budget already order those,
+and calling them "dominated" would only repeat the rank. The frontier is the usual Pareto set: rows that no other row
 matches or beats on both and beats on one, so of two rows of equal size only the better is on
 it. Rows without an AUC or a size take no part in either.
 """
@@ -13,17 +14,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["dominators", "frontier"]
+__all__ = ["MEMORY_MARGIN", "dominators", "frontier"]
 
 
 def _usable(auc: float, size: float) -> bool:
     return not (math.isnan(auc) or math.isnan(size))
 
 
+#: How much smaller another row's embeddings must be to beat a row on memory (the strict mark).
+MEMORY_MARGIN = 0.01
+
+
 def _beats(a: tuple[float, float], b: tuple[float, float], strict: bool) -> bool:
     """Whether row ``a`` (auc, size) dominates row ``b``."""
     if strict:
-        return a[0] > b[0] and a[1] < b[1]
+        return a[0] > b[0] and a[1] < b[1] * (1 - MEMORY_MARGIN)
     return a[0] >= b[0] and a[1] <= b[1] and a != b
 
 

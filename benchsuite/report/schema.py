@@ -168,7 +168,7 @@ SCHEMA: tuple[Column, ...] = (
     Column("energy unmeasured", "why the energy columns are blank", shown=False),
     Column(
         "dominated",
-        "the best row with both a higher AUC and smaller embeddings, if any",
+        "the best row with both a higher AUC and embeddings over 1% smaller, if any",
         optional=True,
     ),
     Column("hardware", "where the seeds ran: hardware profile and device"),
