@@ -385,6 +385,28 @@ class Dataset(_Parametrised):
         """
         raise NotImplementedError
 
+    def batches_from(
+        self, split: str, batch_size: int, *, epoch: int = 0, offset: int = 0
+    ) -> Iterator[Batch]:
+        """What :meth:`batches` yields after its first ``offset`` rows: where a resumed cell
+        picks its data back up (``offset`` is then a multiple of ``batch_size``).
+
+        This default reads the skipped rows and drops them, so resuming costs as much as reading
+        (or generating) them once; a dataset that can seek overrides it. A batch that straddles
+        ``offset`` is cut there.
+        """
+        if offset < 0:
+            raise BenchsuiteError(f"offset must be >= 0, got {offset}")
+        skip = offset
+        for batch in self.batches(split, batch_size, epoch=epoch):
+            if skip >= len(batch):
+                skip -= len(batch)
+                continue
+            if skip:
+                batch = Batch(*(t[skip:] for t in batch))
+                skip = 0
+            yield batch
+
     def fingerprint(self) -> str:
         """A short hash identifying exactly this data (parameters or prepared files)."""
         raise NotImplementedError

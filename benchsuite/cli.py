@@ -1,7 +1,7 @@
 """The ``benchsuite`` command: parses arguments and calls the library; nothing else lives here.
 
-Exit codes: 0 success, 1 when a cell failed (its record says why) or ``compare`` found a
-regression, 2 for bad input (suite, arguments, plugins, result files), 130 when interrupted.
+Exit codes: 0 success, 1 when a cell failed or timed out (its record says why) or ``compare``
+found a regression, 2 for bad input (suite, arguments, plugins, result files), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -88,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
         "see `benchsuite hardware`)",
     )
     run.add_argument("--force", action="store_true", help="rerun cells that already have records")
+    run.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run each cell in a process of its own, so a crash, an out-of-memory kill or a "
+        "hang becomes that cell's failed or timeout record (default: the suite's isolate)",
+    )
+    run.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        help="time limit per cell, e.g. 90s, 30m, 2h, or none (default: the suite's timeout); "
+        "a cell over it is recorded as timeout. Without isolation it is checked between "
+        "training steps, so a hang inside one step is only interrupted with --isolate",
+    )
+    run.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="with isolation: kill a cell whose process holds more than SIZE resident, e.g. "
+        "8GB, and record it as failed, or none (default: the suite's memory_limit)",
+    )
     run.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     run.add_argument("--format", choices=FORMATS, default="md", help="leaderboard format printed")
 
@@ -398,6 +418,9 @@ def _run(args: argparse.Namespace, host: Host) -> int:
         force=args.force,
         hardware=args.hardware,
         progress=Progress(enabled=not args.quiet),
+        isolate=args.isolate,
+        timeout=args.timeout,
+        memory_limit=args.memory_limit,
     )
     text = _board_text(out, suite.name, args.format)
     board_path = (
@@ -408,10 +431,20 @@ def _run(args: argparse.Namespace, host: Host) -> int:
     board_path.parent.mkdir(parents=True, exist_ok=True)
     board_path.write_text(_board_text(out, suite.name, "md") + "\n")
     print(text)
-    failed = [o for o in outcomes if o.record and o.record["status"] == "failed"]
+    elsewhere = [o for o in outcomes if o.elsewhere is not None]
+    if elsewhere:
+        print(
+            f"benchsuite: {len(elsewhere)} cell(s) were running in another process and were "
+            "skipped; their records appear when that process finishes them:",
+            file=sys.stderr,
+        )
+        for o in elsewhere:
+            print(f"  {o.cell} (pid {o.elsewhere or 'unknown'})", file=sys.stderr)
+    failed = [o for o in outcomes if o.record and o.record["status"] in ("failed", "timeout")]
     if failed:
         print(
-            f"benchsuite: {len(failed)} cell(s) failed; their records in {out} say why:",
+            f"benchsuite: {len(failed)} cell(s) failed or timed out; their records in {out} "
+            "say why:",
             file=sys.stderr,
         )
         for o in failed:

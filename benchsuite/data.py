@@ -152,6 +152,19 @@ class PreparedDataset(Dataset):
             seed=epoch,
         )
 
+    def batches_from(
+        self, split: str, batch_size: int, *, epoch: int = 0, offset: int = 0
+    ) -> Iterator[Batch]:
+        """Seeks: the windows before ``offset`` are skipped unread."""
+        return self.data.batches(
+            split,
+            batch_size,
+            shuffle=split == "train",
+            window=int(self.params["shuffle_window"]),
+            seed=epoch,
+            offset=offset,
+        )
+
     def fingerprint(self) -> str:
         if not self._prepared():
             return "unprepared"

@@ -132,11 +132,14 @@ class _Raw:
         self.stream: BinaryIO = gzip.GzipFile(fileobj=self.file) if self.gzip else self.file
 
     def readinto(self, view: memoryview) -> int:
-        """Fill ``view`` as far as the file goes; the bytes read."""
+        """Fill ``view`` as far as the file goes; the bytes read. A gzip stream is read one
+        decompressed piece at a time (``readinto1``), so the lines before damage are kept:
+        a whole-buffer read that hits it would lose everything it had decompressed."""
         done = 0
+        read = self.stream.readinto1 if self.gzip else self.stream.readinto
         try:
             while done < len(view):
-                got = self.stream.readinto(view[done:])
+                got = read(view[done:])
                 if not got:
                     break
                 done += got
@@ -194,6 +197,8 @@ def _blocks(path: Path, block_bytes: int, stream: BlockStream | None = None, par
                         stream.truncated = True
                         got, ended = exc.args[1], True
                 size = len(carry) + got
+                if ended:  # a cut stream: its last line is incomplete, however valid it looks
+                    size = buf.rfind(b"\n", 0, size) + 1
                 if got == 0 or ended:
                     ended = True
                     if size:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,100 @@ def fingerprint_of(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+_DAMAGED = "the prepared data is incomplete or damaged: prepare it again"
+
+
+def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """Refuse a manifest whose structure the reader relies on is missing or wrong, naming the
+    key, so a damaged or hand-edited file never surfaces as a KeyError or a numpy error."""
+
+    def fail(key: str, what: str) -> None:
+        raise BenchsuiteError(f"{path}: '{key}' must be {what}; {_DAMAGED}")
+
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
+
+    features = manifest.get("features")
+    if not isinstance(features, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("name"), str) and count(f.get("rows"))
+        for f in features
+    ):
+        fail("features", "a list of {name, rows}")
+    if not count(manifest.get("num_dense")):
+        fail("num_dense", "a non-negative integer")
+    parts = manifest.get("parts")
+    if not isinstance(parts, list) or not all(
+        isinstance(p, dict) and _safe_name(p.get("name")) and count(p.get("rows")) for p in parts
+    ):
+        fail("parts", "a list of {name, rows} with plain folder names")
+    rows = {p["name"]: p["rows"] for p in parts}
+    splits, split_rows = manifest.get("splits"), manifest.get("split_rows")
+    if not isinstance(splits, dict) or not isinstance(split_rows, dict):
+        fail("splits", "an object, with 'split_rows' beside it")
+    for name, spec in splits.items():
+        key = f"splits.{name}"
+        if not count(split_rows.get(name)):
+            fail(f"split_rows.{name}", "a non-negative integer")
+        if not isinstance(spec, dict):
+            fail(key, "an object with 'ranges' or 'index'")
+        if "ranges" in spec:
+            ranges = spec["ranges"]
+            if not isinstance(ranges, list) or not all(
+                isinstance(r, list) and len(r) == 3 and r[0] in rows and count(r[1])
+                and count(r[2]) and r[1] <= r[2] <= rows[r[0]]
+                for r in ranges
+            ):  # fmt: skip
+                fail(f"{key}.ranges", "a list of [part, start, stop] within the parts")
+            if sum(r[2] - r[1] for r in ranges) != split_rows[name]:
+                fail(f"split_rows.{name}", "the number of rows its ranges hold")
+        elif "index" in spec:
+            index = spec["index"]
+            if not (
+                isinstance(index, str)
+                and index
+                and not Path(index).is_absolute()
+                and all(_safe_name(piece) for piece in Path(index).parts)
+            ):
+                fail(f"{key}.index", "a file inside the prepared folder")
+        else:
+            fail(key, "an object with 'ranges' or 'index'")
+    if not isinstance(manifest.get("fingerprint"), str):
+        fail("fingerprint", "a string")
+
+
+def _safe_name(name: Any) -> bool:
+    """A single path component that stays inside its folder."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\\0")
+    )
+
+
+def _load_index(path: Path, total: int, manifest: dict[str, Any], split: str) -> np.ndarray:
+    """A split's sorted row numbers, checked to be row numbers of this dataset."""
+    try:
+        index = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BenchsuiteError(f"{path}: not a row index ({exc}); {_DAMAGED}") from None
+    ok = (
+        isinstance(index, np.ndarray)
+        and index.ndim == 1
+        and np.issubdtype(index.dtype, np.integer)
+        and index.shape[0] == manifest["split_rows"][split]
+    )
+    if ok and index.shape[0]:
+        values = np.asarray(index)
+        ok = bool(values[0] >= 0 and values[-1] < total and np.all(values[1:] >= values[:-1]))
+    if not ok:
+        raise BenchsuiteError(
+            f"{path}: not the {manifest['split_rows'][split]:,} sorted row numbers below "
+            f"{total:,} of split {split!r}; {_DAMAGED}"
+        )
+    return index
+
+
 class PreparedData:
     """A prepared dataset opened for reading; every check happens here, before training."""
 
@@ -54,9 +150,11 @@ class PreparedData:
                 + (f"; {prepare_hint}" if prepare_hint else "")
             )
         try:
-            manifest = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            manifest = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as exc:  # JSON and UTF-8 errors are ValueErrors
             raise BenchsuiteError(f"{path}: not a readable manifest ({exc})") from None
+        except RecursionError:
+            raise BenchsuiteError(f"{path}: not a readable manifest (nested too deeply)") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BenchsuiteError(
                 f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else None!r}"
@@ -66,6 +164,7 @@ class PreparedData:
             raise BenchsuiteError(
                 f"{path}: holds dataset {manifest.get('dataset')!r}, not {dataset!r}"
             )
+        _check_manifest(manifest, path)
         self.manifest = manifest
         self.features = len(manifest["features"])
         self.num_dense = int(manifest["num_dense"])
@@ -74,7 +173,7 @@ class PreparedData:
         start = 0
         for name, rows in self._parts.items():
             self._starts[name] = start
-            start += rows
+            start += rows  # after the loop: the rows of all parts
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, rows in self._parts.items():
             self._arrays[name] = self._open_part(name, rows)
@@ -84,7 +183,7 @@ class PreparedData:
                 index_path = root / spec["index"]
                 if not index_path.exists():
                     raise BenchsuiteError(f"{index_path}: missing; prepare the data again")
-                self._index[split] = np.load(index_path, mmap_mode="r")
+                self._index[split] = _load_index(index_path, start, manifest, split)
 
     def _open_part(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         folder = self.root / "parts" / name
@@ -131,8 +230,19 @@ class PreparedData:
 
     def frequencies(self) -> list[torch.Tensor]:
         """Training-split id counts per feature, as counted at preparation."""
-        with np.load(self.root / "frequencies.npz") as counts:
-            return [torch.from_numpy(counts[t.name].astype(np.int64)) for t in self.tables]
+        path = self.root / "frequencies.npz"
+        try:
+            with np.load(path) as counts:
+                out = [counts[t.name].astype(np.int64) for t in self.tables]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise BenchsuiteError(f"{path}: {_DAMAGED} ({type(exc).__name__}: {exc})") from None
+        for table, counts in zip(self.tables, out, strict=True):
+            if counts.shape != (table.rows,):
+                raise BenchsuiteError(
+                    f"{path}: {table.name} has {counts.shape} counts for {table.rows} rows; "
+                    + _DAMAGED
+                )
+        return [torch.from_numpy(counts) for counts in out]
 
     def _check(self, split: str) -> str:
         if split not in self.manifest["splits"]:
@@ -144,17 +254,33 @@ class PreparedData:
 
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool = False, window: int = 1 << 18,
-        seed: int = 0,
+        seed: int = 0, offset: int = 0,
     ) -> Iterator[Batch]:  # fmt: skip
         """The split in batches; with ``shuffle``, rows are permuted within windows of
-        ``window`` consecutive rows (reproducibly for ``seed``), windows stay in order."""
+        ``window`` consecutive rows (reproducibly for ``seed``), windows stay in order.
+
+        ``offset`` starts after the first ``offset`` rows of that order (a resumed cell): the
+        windows before it are not read, only their permutations drawn again, so the rows from
+        ``offset`` on are those of the uninterrupted read, batched from there.
+        """
+        if offset < 0:
+            raise BenchsuiteError(f"offset must be >= 0, got {offset}")
         gen = np.random.default_rng(seed)
         pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         have = 0
-        for labels, dense, ids in self._windows(self._check(split), window):
-            if shuffle and labels.shape[0] > 1:
-                order = gen.permutation(labels.shape[0])
+        skip = offset
+        for rows, read in self._pieces(self._check(split), window):
+            if skip >= rows:
+                skip -= rows
+                if shuffle and rows > 1:
+                    gen.permutation(rows)  # drawn all the same: later windows keep their order
+                continue
+            labels, dense, ids = read()
+            if shuffle and rows > 1:
+                order = gen.permutation(rows)
                 labels, dense, ids = labels[order], dense[order], ids[order]
+            if skip:
+                labels, dense, ids, skip = labels[skip:], dense[skip:], ids[skip:], 0
             pending.append((labels, dense, ids))
             have += labels.shape[0]
             while have >= batch_size:
@@ -164,14 +290,16 @@ class PreparedData:
             chunk, pending, have = _take(pending, have, have)
             yield _batch(chunk)
 
-    def _windows(self, split: str, window: int) -> Iterator[tuple[np.ndarray, ...]]:
+    def _pieces(self, split: str, window: int) -> Iterator[tuple[int, Callable[[], _Arrays]]]:
+        """The split's windows in order: each one's row count, and how to read its rows (so a
+        skipped window costs nothing to read)."""
         spec = self.manifest["splits"][split]
         if "ranges" in spec:
             for part, lo, hi in spec["ranges"]:
-                labels, dense, ids = self._arrays[part]
+                arrays = self._arrays[part]
                 for a in range(lo, hi, window):
                     b = min(hi, a + window)
-                    yield np.array(labels[a:b]), np.array(dense[a:b]), np.array(ids[a:b])
+                    yield b - a, partial(_slice, arrays, a, b)
             return
         index = self._index[split]
         for a in range(0, index.shape[0], window):
@@ -180,9 +308,20 @@ class PreparedData:
                 end = start + self._parts[part]
                 lo, hi = np.searchsorted(rows, [start, end])
                 if hi > lo:
-                    local = rows[lo:hi] - start
-                    labels, dense, ids = self._arrays[part]
-                    yield labels[local], dense[local], ids[local]
+                    yield int(hi - lo), partial(_gather, self._arrays[part], rows[lo:hi] - start)
+
+
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _slice(arrays: _Arrays, a: int, b: int) -> _Arrays:
+    labels, dense, ids = arrays
+    return np.array(labels[a:b]), np.array(dense[a:b]), np.array(ids[a:b])
+
+
+def _gather(arrays: _Arrays, local: np.ndarray) -> _Arrays:
+    labels, dense, ids = arrays
+    return labels[local], dense[local], ids[local]
 
 
 def _take(pending: list, count: int, have: int) -> tuple[list, list, int]:

@@ -45,6 +45,7 @@ __all__ = [
     "record_files",
     "record_path",
     "records_frame",
+    "remove_temporaries",
     "text_problem",
     "validate_record",
     "write_record",
@@ -136,6 +137,9 @@ _FIELDS: tuple[tuple[str, tuple[tuple[type, ...], str], bool], ...] = (
     ("metrics.memory_bandwidth", _DICT, False),
     ("metrics.memory_bandwidth.bytes_per_s", _NUM_OR_NULL, False),
     ("metrics.memory_bandwidth.method", _STR, False),
+    ("metrics.stats_cost", _DICT, False),
+    ("metrics.stats_cost.seconds", _NUM_OR_NULL, False),
+    ("metrics.stats_cost.bytes", _NUM_OR_NULL, False),
     ("curve", _LIST, False),
     ("non_finite", _DICT, False),
 )
@@ -167,6 +171,8 @@ _RANGES: dict[str, _Range] = {
     **{f"metrics.{name}": _NON_NEGATIVE for name in INT_METRICS},
     "metrics.peak_memory.bytes": _NON_NEGATIVE,
     "metrics.memory_bandwidth.bytes_per_s": _POSITIVE,
+    "metrics.stats_cost.seconds": _NON_NEGATIVE,
+    "metrics.stats_cost.bytes": _NON_NEGATIVE,
 }
 _CURVE_RANGES: dict[str, _Range] = {
     "samples": _NON_NEGATIVE,
@@ -198,6 +204,7 @@ def validate_record(record: Any, where: str) -> None:
             f"{where}: not a result record (top level is {_json_type(record)}, expected an object)"
         )
     _check_schema(record, where)
+    _check_encodable(record, where)
     for dotted, spec, required in _FIELDS:
         _check_field(record, dotted, spec, required, where)
     _check_names(record, where)
@@ -220,6 +227,27 @@ def _check_schema(record: dict[str, Any], where: str) -> None:
         raise BenchsuiteError(
             f"{where}: not a benchsuite result record (schema {schema!r}, expected {SCHEMA!r})"
         )
+
+
+def _check_encodable(record: dict[str, Any], where: str) -> None:
+    """Every string, keys included, must be text UTF-8 can hold: JSON's ``"\\ud800"`` escape
+    reads as an unpaired surrogate, which breaks every report that writes it out."""
+    stack: list[Any] = [record]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BenchsuiteError(
+                    f"{where}: the text {_short(value)} holds an unpaired surrogate "
+                    f"{value[exc.start]!r}, which is not a character"
+                ) from None
 
 
 def _lookup(record: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
@@ -332,7 +360,7 @@ def _check_inference(record: dict[str, Any], where: str) -> None:
     """Throughput is keyed by batch size, written as a decimal string."""
     throughput = record["metrics"].get("inference_samples_per_s") or {}
     for key, value in throughput.items():
-        if not key.isdigit():
+        if not (key.isascii() and key.isdigit()):  # not '²', which isdigit() accepts
             raise BenchsuiteError(
                 f"{where}: 'metrics.inference_samples_per_s' key {key!r} is not a batch size"
             )
@@ -470,6 +498,20 @@ def write_record(path: Path, record: Mapping[str, Any]) -> None:
             os.unlink(temp_name)
         raise
     _fsync_folder(path.parent)
+
+
+def remove_temporaries(path: Path) -> int:
+    """Remove what interrupted writes of the record at ``path`` left behind; the count removed.
+
+    Only for a caller that owns the cell (the runner holds its lock), since a temporary file
+    may be another process's write in progress.
+    """
+    removed = 0
+    for stale in Path(path).parent.glob(f".{Path(path).name}.*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            removed += 1
+    return removed
 
 
 def _fsync_folder(folder: Path) -> None:

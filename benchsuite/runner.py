@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from benchsuite import bandwidth, results
+from benchsuite import bandwidth, checkpoint, isolation, results
 from benchsuite.api import (
     BYTES_PER_FLOAT,
     Batch,
@@ -34,7 +34,9 @@ from benchsuite.api import (
 )
 from benchsuite.environment import environment
 from benchsuite.feasibility import check_memory, check_statistics_memory
+from benchsuite.guards import CellTimeout, CellWatch, Deadline
 from benchsuite.host import Host
+from benchsuite.locks import CellLock
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
 from benchsuite.params import parse_method
@@ -56,6 +58,8 @@ class CellOutcome:
     cell: Cell
     record: dict[str, Any] | None
     skipped: bool = False
+    #: Set when another process held the cell's lock: its pid (0 when it could not be read).
+    elsewhere: int | None = None
 
 
 def default_out_dir(suite: Suite) -> Path:
@@ -101,9 +105,20 @@ def run_suite(
     force: bool = False,
     hardware: str | None = None,
     progress: Progress | None = None,
+    isolate: bool | None = None,
+    timeout: str | float | None = None,
+    memory_limit: str | int | None = None,
 ) -> list[CellOutcome]:
-    """Run every cell of the suite not already done; return what happened to each."""
+    """Run every cell of the suite not already done; return what happened to each.
+
+    ``isolate``, ``timeout`` and ``memory_limit`` replace the suite's keys of those names when
+    given (see :func:`benchsuite.isolation.resolve_limits`). Each cell is locked while it runs
+    (:mod:`benchsuite.locks`): a cell another process is running is skipped and reported.
+    """
     out = out_dir or default_out_dir(suite)
+    limits = isolation.resolve_limits(
+        suite.config, isolate=isolate, timeout=timeout, memory_limit=memory_limit
+    )
     profile = select_hardware(suite.host, hardware or suite.config["hardware"])
     profile.setup()
     progress = progress or Progress(enabled=False)
@@ -115,19 +130,89 @@ def run_suite(
     for i, cell in enumerate(cells, 1):
         path = results.record_path(out, cell.key)
         config = cell_config(suite, cell, profile)
-        if not force and _done(path, config_hash(config, cell), progress):
-            progress.skip(i, len(cells), cell)
-            outcomes.append(CellOutcome(cell, None, skipped=True))
+        lock = CellLock(path)
+        if not lock.acquire():
+            holder = lock.holder()
+            who = f"pid {holder}" if holder else "pid unknown"
+            progress.warn(f"[{i}/{len(cells)}] {cell}: running in another process ({who}), skipped")
+            outcomes.append(CellOutcome(cell, None, skipped=True, elsewhere=holder or 0))
             continue
-        progress.start(i, len(cells), cell)
-        record = run_cell(suite, cell, dataset, profile, config, stats_cache, progress, run_dir=out)
-        _add_warnings(
-            record, suite.host.notify("benchsuite_cell_end", cell=cell, record=record, run_dir=out)
-        )
-        results.write_record(path, record)
+        with lock:  # checked under the lock: another process may have just finished the cell
+            results.remove_temporaries(path)  # a write killed midway; the cell is ours now
+            if not force and _done(path, config_hash(config, cell), progress):
+                checkpoint.discard(out, cell.key)  # left when killed between record and removal
+                progress.skip(i, len(cells), cell)
+                outcomes.append(CellOutcome(cell, None, skipped=True))
+                continue
+            if force:  # a rerun from scratch, not a resume of what an earlier run left
+                checkpoint.discard(out, cell.key)
+            progress.start(i, len(cells), cell)
+            if limits.isolate:
+                record = _run_isolated(
+                    suite, cell, (i, len(cells)), dataset, profile, config, limits, progress,
+                    lock, run_dir=out, path=path,
+                )  # fmt: skip
+            else:
+                record = run_cell(
+                    suite, cell, dataset, profile, config, stats_cache, progress, run_dir=out,
+                    deadline=limits.deadline(),
+                )  # fmt: skip
+                finish_cell(suite, cell, record, out, path)
         progress.end(record)
         outcomes.append(CellOutcome(cell, record))
     return outcomes
+
+
+def finish_cell(
+    suite: Suite, cell: Cell, record: dict[str, Any], run_dir: Path, path: Path
+) -> None:
+    """Tell the event hooks the cell ended, write its record, drop its checkpoint."""
+    _add_warnings(
+        record,
+        suite.host.notify("benchsuite_cell_end", cell=cell, record=record, run_dir=run_dir),
+    )
+    results.write_record(path, record)
+    checkpoint.discard(run_dir, cell.key)
+
+
+def _run_isolated(
+    suite: Suite,
+    cell: Cell,
+    position: tuple[int, int],
+    dataset: Dataset,
+    profile: HardwareProfile,
+    config: dict[str, Any],
+    limits: isolation.CellLimits,
+    progress: Progress,
+    lock: CellLock,
+    *,
+    run_dir: Path,
+    path: Path,
+) -> dict[str, Any]:
+    """The cell run in its own process; its record, written by the child or, when the child
+    died first, here from how it ended."""
+    started = _now()
+    outcome = isolation.run_isolated(
+        suite,
+        cell,
+        index=position[0],
+        total=position[1],
+        hardware=hardware_label(profile),
+        run_dir=run_dir,
+        record_path=path,
+        config_hash=config_hash(config, cell),
+        limits=limits,
+        progress=progress,
+        lock=lock,
+    )
+    if outcome.record_written:
+        return results.load_record(path)
+    record = new_record(suite, cell, dataset, profile, config)
+    record["started_at"] = started
+    isolation.record_failure(record, outcome, limits)
+    record["finished_at"] = _now()
+    finish_cell(suite, cell, record, run_dir, path)
+    return record
 
 
 def _dataset(suite: Suite) -> Dataset:
@@ -152,6 +237,8 @@ def cell_config(suite: Suite, cell: Cell, profile: HardwareProfile) -> dict[str,
     """The resolved configuration one cell ran with, as stored in its record."""
     shared = {k: suite.config[k] for k in ("dataset", "model", "train", "inference")}
     config = json.loads(json.dumps(shared, default=str))
+    for key in checkpoint.SETTINGS:  # how often a cell checkpoints never changes its results
+        config["train"].pop(key, None)
     config["hardware"] = hardware_label(profile)
     config["cell"] = {
         "method": cell.method,
@@ -183,13 +270,57 @@ def run_cell(
     progress: Progress,
     *,
     run_dir: Path,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
-    """Run one cell and return its complete record, whatever happens inside."""
+    """Run one cell and return its complete record, whatever happens inside.
+
+    ``deadline`` is checked between training steps and at evaluations: past it, the cell
+    ends as ``timeout`` (a hang inside one step needs isolation to be interrupted).
+    """
     method = suite.method(cell)
+    record = new_record(suite, cell, dataset, profile, config)
+    _add_warnings(
+        record,
+        suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir),
+    )
+    watch = CellWatch(deadline, suite.config["train"]["batch_size"])
+    try:
+        _measure(
+            suite, cell, method, dataset, profile, stats_cache, record, progress, run_dir=run_dir,
+            watch=watch,
+        )  # fmt: skip
+    except Infeasible as exc:
+        record.update(status="infeasible", error=str(exc))
+    except Diverged as exc:
+        record.update(status="diverged", error=str(exc))
+        record["metrics"].update(diverged_at_samples=exc.samples, diverged_at_step=exc.step)
+    except CellTimeout as exc:
+        record.update(status="timeout", error=str(exc))
+        record["metrics"].update(elapsed_seconds=exc.elapsed, timeout_seconds=exc.limit)
+    except _OverBudget as exc:
+        record.update(status="over_budget", error=str(exc))
+    except Exception as exc:  # any failure of the method's code becomes this cell's record
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(limit=20),
+        )
+    record["finished_at"] = _now()
+    return record
+
+
+def new_record(
+    suite: Suite,
+    cell: Cell,
+    dataset: Dataset,
+    profile: HardwareProfile,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """The record of a cell starting now: everything known before it runs, status ``ok``."""
     plugin = suite.host.get("methods", cell.method).plugin
     tables, dim = dataset.tables, suite.config["model"]["dim"]
     full = full_table_bytes(tables, dim)
-    record: dict[str, Any] = {
+    return {
         "schema": results.SCHEMA,
         "suite": {
             "name": suite.name,
@@ -232,29 +363,6 @@ def run_cell(
         },
         "curve": [],
     }
-    _add_warnings(
-        record,
-        suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir),
-    )
-    try:
-        _measure(
-            suite, cell, method, dataset, profile, stats_cache, record, progress, run_dir=run_dir
-        )
-    except Infeasible as exc:
-        record.update(status="infeasible", error=str(exc))
-    except Diverged as exc:
-        record.update(status="diverged", error=str(exc))
-        record["metrics"]["diverged_at_samples"] = exc.samples
-    except _OverBudget as exc:
-        record.update(status="over_budget", error=str(exc))
-    except Exception as exc:  # any failure of the method's code becomes this cell's record
-        record.update(
-            status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(limit=20),
-        )
-    record["finished_at"] = _now()
-    return record
 
 
 def _add_warnings(record: dict[str, Any], problems: list[str]) -> None:
@@ -278,8 +386,10 @@ def _measure(
     progress: Progress,
     *,
     run_dir: Path,
+    watch: CellWatch | None = None,
 ) -> None:
     cfg_model, cfg_train, cfg_inf = (suite.config[k] for k in ("model", "train", "inference"))
+    watch = watch or CellWatch(None, cfg_train["batch_size"])
     metrics = record["metrics"]
     device = profile.device
     tables, dim = dataset.tables, cfg_model["dim"]
@@ -344,6 +454,7 @@ def _measure(
             suite.host.notify("benchsuite_evaluation", cell=cell, point=seen, run_dir=run_dir),
         )
         progress.evaluation(point, samples)
+        watch.evaluation(point)  # a collapsed AUC or the deadline ends the cell here
         reached = target is not None and point["auc"] >= target
         if reached and not metrics["target_reached"]:
             metrics.update(
@@ -353,6 +464,23 @@ def _measure(
             )
         return reached and cfg_train["stop_at_target"]
 
+    def warn(message: str) -> None:
+        progress.warn(f"{cell.label}: {message}")
+        _add_warnings(record, [message])
+
+    saver = checkpoint.CellCheckpoint(
+        run_dir,
+        cell.key,
+        record["config_hash"],
+        every_samples=cfg_train.get("checkpoint_every"),
+        minutes=cfg_train.get("checkpoint_minutes"),
+        warn=warn,
+    )
+    resumed = saver.restore(model, optimizer, record)  # last: it sets the random states
+    start = resumed.samples if resumed else 0
+    if resumed:  # the collapse rule judges the whole curve, not only this segment's
+        watch.curve.extend(resumed.curve)
+        watch.samples, watch.steps = resumed.samples, resumed.steps
     meter = profile.energy_meter()
     meter.start()
     clock["train_start_time"] = time.time()
@@ -360,7 +488,12 @@ def _measure(
         outcome = train(
             model,
             optimizer,
-            prefetch(_epochs(dataset, cfg_train["batch_size"]), pin_memory=device.type == "cuda"),
+            watch.batches(
+                prefetch(
+                    _epochs(dataset, cfg_train["batch_size"], start),
+                    pin_memory=device.type == "cuda",
+                )
+            ),
             samples=samples,
             device=device,
             eval_every=cfg_train["eval_every"],
@@ -369,11 +502,15 @@ def _measure(
             on_progress=lambda s, t: progress.training(s, samples, t),
             warmup_steps=cfg_train["warmup_steps"],
             synchronize=profile.synchronize,
+            resume=resumed,
+            checkpoint=saver,
         )
     except BaseException:
         _close(meter)
         raise
-    energy = {"train": energy_per_sample(meter.stop(), outcome.samples, "train", profile)}
+    # A resumed cell's window covers the last segment: the samples trained since the resume.
+    energy = {"train": energy_per_sample(meter.stop(), outcome.samples - start, "train", profile)}
+    saver.annotate(record)
     record["curve"] = outcome.curve
     metrics.update(
         train_samples=outcome.samples,
@@ -487,10 +624,19 @@ def _host_capacity(host: Any) -> int | None:
     return registered.cls().memory_capacity() if registered else None
 
 
-def _epochs(dataset: Dataset, batch_size: int) -> Iterator[Batch]:
-    for epoch in itertools.count():
+def _epochs(dataset: Dataset, batch_size: int, start: int = 0) -> Iterator[Batch]:
+    """Training batches, epoch after epoch, from sample ``start`` on (a resumed cell): every
+    epoch yields the split's rows, so the epoch and the row in it follow from ``start``."""
+    first, offset = divmod(start, dataset.num_samples("train")) if start else (0, 0)
+    for epoch in itertools.count(first):
         empty = True
-        for batch in dataset.batches("train", batch_size, epoch=epoch):
+        batches = (
+            dataset.batches_from("train", batch_size, epoch=epoch, offset=offset)
+            if offset
+            else dataset.batches("train", batch_size, epoch=epoch)
+        )
+        offset = 0
+        for batch in batches:
             empty = False
             yield batch
         if empty:

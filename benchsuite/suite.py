@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import reprlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 
 from benchsuite import results
 from benchsuite.api import BenchsuiteError, Budget, Method, full_table_bytes
+from benchsuite.guards import parse_duration, parse_size
 from benchsuite.host import Host
 from benchsuite.params import parse_method, parse_method_list
 
@@ -31,14 +33,28 @@ class SuiteError(BenchsuiteError):
 
 _REQUIRED = object()
 
+#: Integers end up in torch and numpy, which hold at most 64 bits.
+MAX_INT = 2**63 - 1
+#: Values (scalars and containers, counted each time an alias repeats them) a suite file may
+#: stand for. Real suites have a few hundred; YAML aliases let a file of a few hundred bytes
+#: stand for billions ("billion laughs"), which would exhaust memory when checked or printed.
+MAX_VALUES = 100_000
+#: Nesting depth a suite file may have; real suites nest four levels.
+MAX_DEPTH = 64
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
 
 def _positive_int(v: Any) -> str | None:
-    ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
-    return None if ok else "must be a positive integer"
+    if not (_is_int(v) and v > 0):
+        return "must be a positive integer"
+    return None if v <= MAX_INT else "must be a positive integer of at most 2**63 - 1"
 
 
 def _positive_number(v: Any) -> str | None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
     return None if ok else "must be a positive number"
 
 
@@ -79,6 +95,22 @@ def _mapping(v: Any) -> str | None:
     return None if isinstance(v, dict) else "must be a mapping"
 
 
+def _duration(v: Any) -> str | None:
+    try:
+        parse_duration(v, "")
+    except BenchsuiteError:
+        return "must be seconds (a positive number) or a duration such as '90s', '30m' or '2h'"
+    return None
+
+
+def _size(v: Any) -> str | None:
+    try:
+        parse_size(v, "")
+    except BenchsuiteError:
+        return "must be a size such as '800MB' or '4GiB' (or a number of bytes)"
+    return None
+
+
 SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
     "": {
         "name": (_string, None),
@@ -99,14 +131,15 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
         "seeds": (
             lambda v: (
                 None
-                if isinstance(v, list)
-                and v
-                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v)
-                else "must be a non-empty list of non-negative integers"
+                if isinstance(v, list) and v and all(_is_int(s) and 0 <= s <= MAX_INT for s in v)
+                else "must be a non-empty list of non-negative integers (at most 2**63 - 1)"
             ),
             [0],
         ),
         "mlperf_logging": (_boolean, False),
+        "isolate": (_boolean, False),
+        "timeout": (_optional(_duration), None),
+        "memory_limit": (_optional(_size), None),
     },
     "dataset": {"name": (_string, _REQUIRED), "params": (_mapping, {})},
     "model": {
@@ -124,9 +157,14 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], str | None], Any]]] = {
         "target_auc": (_auc, None),
         "stop_at_target": (_boolean, False),
         "warmup_steps": (
-            lambda v: None if isinstance(v, int) and v >= 0 else "must be a non-negative integer",
+            lambda v: (
+                None if _is_int(v) and 0 <= v <= MAX_INT else "must be a non-negative integer"
+            ),
             20,
         ),
+        # Checkpoints (benchsuite/checkpoint.py): every N samples and/or minutes; null: never.
+        "checkpoint_every": (_optional(_positive_int), None),
+        "checkpoint_minutes": (_optional(_positive_number), 10),
     },
     "inference": {
         "batch_sizes": (_int_list, [1024, 16384]),
@@ -207,14 +245,9 @@ def load_suite(
     where = str(path)
     try:
         raw_bytes = path.read_bytes()
-        data = yaml.safe_load(raw_bytes)
     except OSError as exc:
         raise SuiteError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError(f"{where}: not valid YAML{loc}: {problem}") from None
+    data = _parse_yaml(raw_bytes, where)
     if not isinstance(data, dict):
         raise SuiteError(
             f"{where}: a suite must be a YAML mapping of keys, got {type(data).__name__}"
@@ -234,11 +267,66 @@ def load_suite(
 def describe_suite(path: Path) -> str:
     """The suite's one-line description, for listings; never raises."""
     try:
-        data = yaml.safe_load(path.read_text())
-        text = str(data.get("description", "")).strip() if isinstance(data, dict) else ""
-    except (OSError, yaml.YAMLError) as exc:
+        data = _parse_yaml(path.read_bytes(), str(path))
+    except OSError as exc:
         return f"(unreadable: {type(exc).__name__})"
+    except SuiteError:
+        return "(unreadable: not a valid suite file)"
+    text = str(data.get("description", "")).strip() if isinstance(data, dict) else ""
     return text.splitlines()[0] if text else "(no description)"
+
+
+def _parse_yaml(raw: bytes, where: str) -> Any:
+    """The YAML document in ``raw``, refused with a one-line message when it is not valid YAML
+    or stands for more than a suite ever holds (see :data:`MAX_VALUES`)."""
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        raise SuiteError(f"{where}: not valid YAML{loc}: {_one_line(problem)}") from None
+    except RecursionError:
+        raise SuiteError(f"{where}: not a suite: nested more than {MAX_DEPTH} levels") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML reads but Python cannot hold
+        raise SuiteError(f"{where}: not valid YAML: {_one_line(str(exc))}") from None
+    _check_extent(data, where)
+    return data
+
+
+def _check_extent(data: Any, where: str) -> None:
+    """Walk ``data`` as if aliases were copies, stopping at :data:`MAX_VALUES` values or
+    :data:`MAX_DEPTH` levels, so an alias bomb or a cycle is refused in bounded time."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    count = 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SuiteError(
+                f"{where}: not a suite: it stands for more than {MAX_VALUES:,} values "
+                "(YAML aliases repeating large parts, or an alias that contains itself)"
+            )
+        if depth > MAX_DEPTH:
+            raise SuiteError(f"{where}: not a suite: nested more than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 3
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages: a bad value may be a huge string or structure."""
+    return _REPR.repr(value)
 
 
 def resolve_suite_path(spec: str | Path, host: Host) -> Path:
@@ -266,10 +354,7 @@ def build_suite(
     ds_cls = host.get_or(
         SuiteError, "datasets", config["dataset"]["name"], f"{where}: dataset.name"
     )
-    try:
-        dataset = ds_cls(**config["dataset"]["params"])
-    except BenchsuiteError as exc:
-        raise SuiteError(f"{where}: dataset.params: {exc}") from None
+    dataset = _construct(ds_cls, config["dataset"]["params"], f"{where}: dataset.params")
     config["dataset"]["params"] = dataset.params
     if dataset.num_dense == 0 and config["model"]["bottom_mlp"]:
         config["model"]["bottom_mlp"] = []
@@ -286,10 +371,7 @@ def build_suite(
         cls = host.get_or(SuiteError, "methods", name, key)
         entry_budgets = _parse_budgets(budgets, f"{key}.budgets") if budgets else default_budgets
         for variant in _expand_params(cls, params):
-            try:
-                method = cls(**variant)
-            except BenchsuiteError as exc:
-                raise SuiteError(f"{key}.params: {exc}") from None
+            method = _construct(cls, variant, f"{key}.params")
             problem = results.text_problem(method.label())
             if problem:
                 raise SuiteError(f"{key}: the method's label {problem}")
@@ -324,7 +406,7 @@ def _check_section(data: Any, section: str, where: str) -> dict[str, Any]:
     unknown = sorted(set(data) - set(schema), key=str)
     if unknown:
         raise SuiteError(
-            f"{where}: unknown key {prefix}{unknown[0]!r}; allowed in "
+            f"{where}: unknown key {prefix}{_short(unknown[0])}; allowed in "
             f"{section or 'the top level'}: {', '.join(schema)}"
         )
     out: dict[str, Any] = {}
@@ -336,7 +418,7 @@ def _check_section(data: Any, section: str, where: str) -> dict[str, Any]:
             continue
         problem = check(data[key])
         if problem:
-            raise SuiteError(f"{where}: key {prefix}{key!r} {problem}, got {data[key]!r}")
+            raise SuiteError(f"{where}: key {prefix}{key!r} {problem}, got {_short(data[key])}")
         out[key] = data[key]
     return out
 
@@ -363,7 +445,7 @@ def _method_entry(raw: Any, key: str) -> tuple[str, dict[str, Any], list[Any] | 
     unknown = sorted(set(raw) - set(METHOD_ENTRY_KEYS), key=str)
     if unknown:
         raise SuiteError(
-            f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(METHOD_ENTRY_KEYS)}"
+            f"{key}: unknown key {_short(unknown[0])}; allowed: {', '.join(METHOD_ENTRY_KEYS)}"
         )
     if "method" not in raw or _string(raw["method"]):
         raise SuiteError(f"{key}: needs 'method', the name of a registered method")
@@ -374,6 +456,26 @@ def _method_entry(raw: Any, key: str) -> tuple[str, dict[str, Any], list[Any] | 
     if budgets is not None and (not isinstance(budgets, list) or not budgets):
         raise SuiteError(f"{key}.budgets: must be a non-empty list")
     return raw["method"], params, budgets
+
+
+def _construct(cls: type, params: dict[str, Any], key: str) -> Any:
+    """``cls(**params)``; whatever a plugin's class refuses, with its own error or a Python one
+    (a number too large for it, say), becomes one message naming ``key``."""
+    names = [name for name in params if not isinstance(name, str)]
+    if names:
+        raise SuiteError(f"{key}: parameter names must be strings, got {_short(names[0])}")
+    try:
+        return cls(**params)
+    except BenchsuiteError as exc:
+        raise SuiteError(f"{key}: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise SuiteError(
+            f"{key}: {cls.__name__} refused these parameters: {_describe(exc)}"
+        ) from None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_one_line(str(exc))[:200]}"
 
 
 def _expand_params(cls: type[Method], params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -395,6 +497,8 @@ def _parse_budgets(raw: Sequence[Any], key: str) -> list[Budget]:
             out.append(Budget.parse(b))
         except BenchsuiteError as exc:
             raise SuiteError(f"{key}: {exc}") from None
+        except (ValueError, OverflowError):  # a size such as 1e400MB: no byte count holds it
+            raise SuiteError(f"{key}: budget {_short(b)} is too large") from None
     return out
 
 
@@ -409,11 +513,7 @@ def _check_hardware(spec: str, host: Host, key: str) -> None:
         if params:
             raise SuiteError(f"{key}: 'auto' takes no parameters; name the profile instead")
         return
-    cls = host.get_or(SuiteError, "hardware", name, key)
-    try:
-        cls(**params)
-    except BenchsuiteError as exc:
-        raise SuiteError(f"{key}: {exc}") from None
+    _construct(host.get_or(SuiteError, "hardware", name, key), params, key)
 
 
 def _check_needs(method: Method, dataset: Any, key: str) -> None:
@@ -438,6 +538,10 @@ def _check_feasible(method: Method, budget: Budget, tables: Any, dim: int, full:
         smallest = method.min_bytes(tables, dim)
     except BenchsuiteError as exc:  # e.g. a parameter that does not fit this dimension
         raise SuiteError(f"{key}: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a plugin's own failure
+        raise SuiteError(
+            f"{key}: {method.label()} cannot size its tables: {_describe(exc)}"
+        ) from None
     if limit < smallest:
         raise SuiteError(
             f"{key}: budget {budget.label} allows {limit:,} bytes of embedding, but "

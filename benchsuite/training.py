@@ -7,13 +7,14 @@ costs no more than a bare PyTorch loop.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -40,6 +41,8 @@ class TrainOutcome:
     steady_wait: float = 0.0
     stopped_at_target: bool = False
     curve: list[dict[str, Any]] = field(default_factory=list)
+    #: Samples at which the next evaluation falls due (what a resumed run needs to continue).
+    next_eval: int = 0
 
     @property
     def samples_per_s(self) -> float | None:
@@ -63,6 +66,18 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float) -> torc
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+class Checkpointer(Protocol):
+    """Saves the training state now and then (:class:`benchsuite.checkpoint.CellCheckpoint`)."""
+
+    def due(self, samples: int) -> bool:
+        """Whether a checkpoint should be written after ``samples`` samples."""
+        ...
+
+    def save(self, state: TrainOutcome) -> None:
+        """Write the model, the optimizer and ``state`` (the totals so far)."""
+        ...
+
+
 def train(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -76,21 +91,44 @@ def train(
     on_progress: Callable[[int, float], None] | None = None,
     warmup_steps: int = 20,
     synchronize: Callable[[], None] = lambda: None,
+    resume: TrainOutcome | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> TrainOutcome:
     """Train for ``samples`` samples; evaluate every ``eval_every`` samples and at the end.
 
     ``on_eval`` gets each curve point and returns True to stop (target reached).
+
+    ``resume`` continues a run from a checkpoint's totals (``batches`` must start where they
+    stopped): the clock adds this segment's time to theirs, and the steady-state figures add
+    this segment's steady part (each segment warms up again). ``checkpoint`` is asked after each
+    step whether to save; the time spent saving is excluded from the clock, as evaluation is.
     """
     loss_fn = nn.BCEWithLogitsLoss()
-    out = TrainOutcome()
-    next_eval = eval_every or samples
-    paused = 0.0  # seconds spent evaluating, excluded from the clock
+    base = resume or TrainOutcome()
+    out = dataclasses.replace(base, curve=list(base.curve), stopped_at_target=False)
+    next_eval = base.next_eval or eval_every or samples
+    paused = 0.0  # seconds spent evaluating or checkpointing, excluded from the clock
     wait = 0.0
     steady_at: tuple[float, int, float] | None = None
+    segment_steps = 0
     last_report = 0.0
     model.train()
     start = time.perf_counter()
     loss = None
+
+    def totals(end: float) -> TrainOutcome:
+        """The run's totals with this segment's clock stopped at ``end`` (pauses removed)."""
+        t0, s0, w0 = steady_at if steady_at is not None else (start, base.samples, 0.0)
+        return dataclasses.replace(
+            out,
+            seconds=base.seconds + end - start,
+            steady_samples=base.steady_samples + out.samples - s0,
+            steady_seconds=base.steady_seconds + end - t0,
+            steady_wait=base.steady_wait + wait - w0,
+            curve=list(out.curve),
+            next_eval=next_eval,
+        )
+
     while out.samples < samples:
         t_fetch = time.perf_counter()
         batch = next(batches, None)
@@ -106,19 +144,20 @@ def train(
         optimizer.step()
         out.samples += len(batch)
         out.steps += 1
-        if out.steps == warmup_steps:
+        segment_steps += 1
+        if segment_steps == warmup_steps:
             synchronize()
             steady_at = (time.perf_counter() - paused, out.samples, wait)
         now = time.perf_counter()
         if on_progress is not None and now - last_report > 0.5:
             last_report = now
-            on_progress(out.samples, now - start - paused)
+            on_progress(out.samples, base.seconds + now - start - paused)
         if out.samples >= next_eval or out.samples >= samples:
             synchronize()
             pause_start = time.perf_counter()
             if not math.isfinite(loss.item()):
                 raise Diverged(out.samples, out.steps)
-            out.seconds = pause_start - start - paused
+            out.seconds = base.seconds + pause_start - start - paused
             if evaluate is not None:
                 auc, logloss = evaluate()
                 point = {
@@ -135,13 +174,13 @@ def train(
             paused += time.perf_counter() - pause_start
             while next_eval <= out.samples:
                 next_eval += eval_every or samples
+        if checkpoint is not None and out.samples < samples and checkpoint.due(out.samples):
+            synchronize()
+            pause_start = time.perf_counter()
+            checkpoint.save(totals(pause_start - paused))
+            paused += time.perf_counter() - pause_start
     synchronize()
-    end = time.perf_counter() - paused
-    out.seconds = end - start
-    t0, s0, w0 = steady_at if steady_at is not None else (start, 0, 0.0)
-    out.steady_samples = out.samples - s0
-    out.steady_seconds = end - t0
-    out.steady_wait = wait - w0
+    out = totals(time.perf_counter() - paused)
     if loss is not None and not math.isfinite(loss.item()):
         raise Diverged(out.samples, out.steps)
     return out

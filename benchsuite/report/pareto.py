@@ -4,9 +4,11 @@ the plots draw.
 The mark is strict, as a reader takes "beaten": another row has a strictly higher AUC *and*
 embeddings smaller by more than 1%, so a tie in either is never called a loss. Methods that fill
 the same budget differ by a few bytes of rounding; ranks within a budget already order those,
-and calling them "dominated" would only repeat the rank. The frontier is the usual Pareto set: rows that no other row
-matches or beats on both and beats on one, so of two rows of equal size only the better is on
-it. Rows without an AUC or a size take no part in either.
+and calling them "dominated" would only repeat the rank.
+
+The frontier is the usual Pareto set: rows that no other row matches or beats on both and beats
+on one, so of two rows of equal size only the better is on it. Rows without an AUC or a size
+take no part in either.
 """
 
 from __future__ import annotations

@@ -596,6 +596,35 @@ class SyntheticDataset(Dataset):
         order = self._chunk_order(split, epoch)
         return _rebatch((self.chunk(split, c).batch() for c in order), batch_size)
 
+    def batches_from(
+        self, split: str, batch_size: int, *, epoch: int = 0, offset: int = 0
+    ) -> Iterator[Batch]:
+        """:meth:`batches` after its first ``offset`` rows, generating only the chunks from
+        the one holding row ``offset`` on: the same rows and, for an ``offset`` that is a
+        multiple of ``batch_size``, the same batches as the uninterrupted epoch."""
+        if batch_size < 1:
+            raise BenchsuiteError(f"batch_size must be >= 1, got {batch_size}")
+        if epoch < 0:
+            raise BenchsuiteError(f"epoch must be >= 0, got {epoch}")
+        if not 0 <= offset <= self.num_samples(split):
+            raise BenchsuiteError(
+                f"offset must lie in [0, {self.num_samples(split)}] for split {split!r}, "
+                f"got {offset}"
+            )
+        order = self._chunk_order(split, epoch)
+        size = int(self.params["chunk_size"])
+        rows = np.minimum(size, self.num_samples(split) - order * size)  # the last may be short
+        ends = np.cumsum(rows)
+        first = int(np.searchsorted(ends, offset, side="right"))  # the chunk holding row offset
+        skip = offset - (int(ends[first - 1]) if first else 0)
+
+        def chunks() -> Iterator[Batch]:
+            for position in range(first, len(order)):
+                batch = self.chunk(split, int(order[position])).batch()
+                yield _rows(batch, skip, len(batch)) if position == first else batch
+
+        return _rebatch(chunks(), batch_size)
+
     def fingerprint(self) -> str:
         payload = {"name": self.name, "params": self.params, "version": GENERATOR_VERSION}
         text = json.dumps(payload, sort_keys=True, default=str)
