@@ -7,6 +7,7 @@ contract; the rest of the package is the host.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,8 @@ class Budget:
         value, unit = float(m.group(1)), m.group(2).lower()
         if value <= 0:
             raise BenchsuiteError(f"budget {raw!r} must be positive")
+        if not math.isfinite(value) or value * _SIZE_UNITS.get(unit, 1) >= 2**63:
+            raise BenchsuiteError(f"budget {raw!r} is too large to be a number of bytes or a ratio")
         if unit == "x":
             if value < 1:
                 raise BenchsuiteError(

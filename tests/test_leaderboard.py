@@ -413,3 +413,10 @@ def test_the_command_line_offers_every_leaderboard_format() -> None:
     from benchsuite import cli
 
     assert cli.FORMATS == FORMATS
+
+
+def test_a_pipe_in_a_label_stays_inside_its_markdown_cell() -> None:
+    text = render(leaderboard_frame([record("qr[op=a|b]")]), "md")
+    row = next(line for line in text.splitlines() if line.startswith("| qr"))
+    assert r"qr[op=a\|b]" in row
+    assert row.replace(r"\|", "").count("|") == text.splitlines()[0].count("|")

@@ -185,3 +185,16 @@ def test_suite_name_with_markup_is_refused(write_suite, builtin_host):
 def test_a_valid_name_key_overrides_an_unusable_file_name(write_suite, builtin_host):
     suite = load_suite(write_suite({"name": "tiny-v2"}, name="tiny.v2.yaml"), builtin_host)
     assert suite.name == "tiny-v2"
+
+
+@pytest.mark.parametrize("text", ["1e400MB", "1e400x", "1e30GiB"])
+def test_budget_too_large_for_any_number_of_bytes_is_an_error_not_an_overflow(text):
+    from benchsuite.api import BenchsuiteError
+
+    with pytest.raises(BenchsuiteError, match="too large"):
+        Budget.parse(text)
+
+
+def test_command_line_budget_too_large_exits_2_with_the_reason(capsys):
+    assert main(["check", "hashing", "--budgets", "1e400MB"]) == 2
+    assert "budget '1e400MB' is too large" in capsys.readouterr().err

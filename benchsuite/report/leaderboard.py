@@ -338,7 +338,10 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 
 
 def _tabulate(table: Display, tablefmt: str) -> str:
-    return tabulate(table.cells, headers=table.headers, tablefmt=tablefmt, disable_numparse=True)
+    cells = table.cells
+    if tablefmt == "github":  # a '|' in a label would otherwise end its cell
+        cells = [[cell.replace("|", "\\|") for cell in row] for row in cells]
+    return tabulate(cells, headers=table.headers, tablefmt=tablefmt, disable_numparse=True)
 
 
 @dataclass(frozen=True)
