@@ -484,16 +484,14 @@ def _measure(
     meter = profile.energy_meter()
     meter.start()
     clock["train_start_time"] = time.time()
+    batches = prefetch(
+        _epochs(dataset, cfg_train["batch_size"], start), pin_memory=device.type == "cuda"
+    )
     try:
         outcome = train(
             model,
             optimizer,
-            watch.batches(
-                prefetch(
-                    _epochs(dataset, cfg_train["batch_size"], start),
-                    pin_memory=device.type == "cuda",
-                )
-            ),
+            watch.batches(batches),
             samples=samples,
             device=device,
             eval_every=cfg_train["eval_every"],
@@ -508,6 +506,8 @@ def _measure(
     except BaseException:
         _close(meter)
         raise
+    finally:
+        batches.close()  # stop and join the producer thread now, not at garbage collection
     # A resumed cell's window covers the last segment: the samples trained since the resume.
     energy = {"train": energy_per_sample(meter.stop(), outcome.samples - start, "train", profile)}
     saver.annotate(record)

@@ -226,6 +226,10 @@ def inference_throughput(
     return sum(len(b) for b in on_device) / elapsed
 
 
+#: How long closing a prefetcher waits for its producer to finish the batch in hand.
+_PRODUCER_JOIN_S = 60.0
+
+
 def prefetch(
     source: Iterable[Batch], depth: int = 4, *, pin_memory: bool = False
 ) -> Iterator[Batch]:
@@ -239,22 +243,26 @@ def prefetch(
     done = object()
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Queue ``item`` unless the consumer has stopped; never blocks past a stop."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in source:
                 if pin_memory:
                     item = Batch(*(t.pin_memory() for t in item))
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            q.put(done)
+            offer(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            offer(exc)
 
     thread = threading.Thread(target=produce, name="benchsuite-prefetch", daemon=True)
     thread.start()
@@ -267,4 +275,8 @@ def prefetch(
                 raise item
             yield item
     finally:
+        # Wait for the producer to finish the batch it is making: a daemon thread still inside
+        # torch when the interpreter exits aborts the process ("terminate called without an
+        # active exception"), losing the exit status of a run that had finished.
         stop.set()
+        thread.join(timeout=_PRODUCER_JOIN_S)
