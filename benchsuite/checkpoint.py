@@ -23,9 +23,7 @@ the cell's configuration hash.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +34,7 @@ import torch
 
 from benchsuite import results
 from benchsuite.api import BenchsuiteError
+from benchsuite.atomic import remove_temporaries, write_atomically
 from benchsuite.training import TrainOutcome
 
 __all__ = [
@@ -75,7 +74,6 @@ TIMINGS = (
     "data_wait_share cover each segment's steady state (each segment warms up again); "
     "energy.train covers the last segment only"
 )
-_TEMP_SUFFIX = ".tmp"
 
 
 def checkpoint_path(out: Path, cell_key: str) -> Path:
@@ -88,17 +86,9 @@ def discard(out: Path, cell_key: str) -> None:
     path = checkpoint_path(out, cell_key)
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-    _remove_temporaries(path)
+    remove_temporaries(path)
     with contextlib.suppress(OSError):
         path.parent.rmdir()  # only when empty: other cells' checkpoints stay
-
-
-def _remove_temporaries(path: Path) -> None:
-    if not path.parent.is_dir():
-        return
-    for temp in path.parent.glob(f".{path.name}.*{_TEMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            temp.unlink()
 
 
 class CellCheckpoint:
@@ -132,7 +122,7 @@ class CellCheckpoint:
         self._record: dict[str, Any] | None = None
         self._next_samples = 0
         self._deadline = 0.0
-        _remove_temporaries(self.path)  # what a killed write left: never a valid checkpoint
+        remove_temporaries(self.path)  # what a killed write left: never a valid checkpoint
 
     # -- before training -------------------------------------------------------------------
 
@@ -420,31 +410,6 @@ def _set_rng(state: dict[str, Any]) -> None:
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` to a hidden temporary file beside ``path``, fsync, rename over ``path``:
-    a reader (or a run killed meanwhile) sees the previous checkpoint or this one, whole."""
-    for attempt in range(3):  # another process may remove the folder when it empties it
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd, temp = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX
-            )
-            break
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError):
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    """``torch.save`` atomically: a reader (or a run killed meanwhile) sees the previous
+    checkpoint or this one, whole."""
+    write_atomically(path, lambda handle: torch.save(payload, handle), binary=True)

@@ -18,22 +18,20 @@ range of every number the reports use. docs/results.md lists the rules.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from benchsuite.api import BenchsuiteError
+from benchsuite.atomic import remove_temporaries, write_atomically
 
 __all__ = [
     "SCHEMA",
@@ -58,7 +56,6 @@ STATUSES = ("ok", "failed", "diverged", "over_budget", "infeasible", "timeout")
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 _SCHEMA_PREFIX = "benchsuite.result/"
-_TEMP_SUFFIX = ".tmp"
 
 # Type specifications: accepted Python types and a human description for the error message.
 _STR = ((str,), "a string")
@@ -484,48 +481,12 @@ def write_record(path: Path, record: Mapping[str, Any]) -> None:
     if non_finite:
         clean["non_finite"] = {**clean.get("non_finite", {}), **non_finite}
     validate_record(clean, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(clean, handle, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_folder(path.parent)
 
+    def dump(handle: IO[str]) -> None:
+        json.dump(clean, handle, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
+        handle.write("\n")
 
-def remove_temporaries(path: Path) -> int:
-    """Remove what interrupted writes of the record at ``path`` left behind; the count removed.
-
-    Only for a caller that owns the cell (the runner holds its lock), since a temporary file
-    may be another process's write in progress.
-    """
-    removed = 0
-    for stale in Path(path).parent.glob(f".{Path(path).name}.*{_TEMP_SUFFIX}"):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-            removed += 1
-    return removed
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows opening a folder."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(path, dump, binary=False)
 
 
 def _jsonable(value: Any, dotted: str, non_finite: dict[str, str], where: str) -> Any:

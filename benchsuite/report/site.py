@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from benchsuite import __version__
@@ -59,8 +60,9 @@ def publish(suites: Sequence[SuiteResults], out: Path) -> list[Path]:
         folder = out / _slug(suite.name)
         if folder.exists():
             shutil.rmtree(folder)
-        pages.append(_suite_page(suite, folder))
-        summaries.append(_summary(suite))
+        frame = leaderboard_frame(suite.records)
+        pages.append(_suite_page(suite, frame, folder))
+        summaries.append(_summary(suite, frame))
     index = out / "index.html"
     index.write_text(_index_page(summaries), encoding="utf-8")
     return [index, *pages]
@@ -106,8 +108,7 @@ class _Summary:
     finished: str | None
 
 
-def _summary(suite: SuiteResults) -> _Summary:
-    frame = leaderboard_frame(suite.records)
+def _summary(suite: SuiteResults, frame: pd.DataFrame) -> _Summary:
     finished = [r.get("finished_at") for r in suite.records if r.get("finished_at")]
     hardware = [h for h in dict.fromkeys(frame["hardware"]) if isinstance(h, str)]
     return _Summary(
@@ -146,8 +147,7 @@ def _index_page(summaries: Sequence[_Summary]) -> str:
     return _page("benchsuite leaderboards", body, root="")
 
 
-def _suite_page(suite: SuiteResults, folder: Path) -> Path:
-    frame = leaderboard_frame(suite.records)
+def _suite_page(suite: SuiteResults, frame: pd.DataFrame, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for fmt, extension in _EXPORTS:
         (folder / f"leaderboard.{extension}").write_text(render(frame, fmt), encoding="utf-8")
