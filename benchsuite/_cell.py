@@ -4,6 +4,9 @@ Started by :func:`benchsuite.isolation.run_isolated`, never by hand. Exit codes:
 record was written (whatever the cell's status), 2 when the description could not be turned
 back into the parent's cell, 3 when the time limit passed before the cell started, 1 for
 anything else; a process killed by a signal leaves the record to the parent.
+
+:func:`run_job` runs the same description as a submitit job (``--executor submitit``): both
+rebuild the cell with :func:`run_described`, so a cell runs the same way whichever started it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +49,66 @@ def main() -> int:
 
 
 def _run(spec: dict[str, Any], deadline: Deadline | None) -> int:
+    def started() -> None:  # tells the parent to start the cell's clock
+        with os.fdopen(spec["status_fd"], "wb", buffering=0) as status:
+            status.write(b"started\n")
+
+    run_described(spec, deadline, on_start=started)
+    return 0
+
+
+def run_job(description: str) -> str:
+    """A submitit job's function: the cell of ``description`` (JSON, as the isolated child
+    reads it), its record written here; returns the record's status.
+
+    Module-level and given only a string, so submitit pickles a reference and text, never
+    the caller's objects.
+    """
+    faulthandler.enable()  # a crash leaves the Python stack in the job's log
+    spec = json.loads(description)
+    deadline = Deadline(spec["timeout"]) if spec.get("timeout") else None
+    if deadline is not None:
+        _time_limit_warning_ends(deadline)
+    return run_described(spec, deadline)["status"]
+
+
+def _time_limit_warning_ends(deadline: Deadline) -> None:
+    """submitit has a job warned by SIGUSR2 shortly before its time limit (the cell's limit
+    plus the job's start-up) runs out. Past the cell's own limit, the cell is stuck inside one
+    step: raise :class:`CellTimeout` there, so the cell ends with a ``timeout`` record of its
+    own; otherwise (a preemption) submitit's own handler decides."""
+    previous = signal.getsignal(signal.SIGUSR2)
+
+    def handler(signum: int, frame: Any) -> None:
+        if not deadline.expired and deadline.elapsed >= deadline.seconds:
+            deadline.expired = True
+            raise CellTimeout(
+                deadline.elapsed, deadline.seconds, "inside one step (stopped by SIGUSR2)"
+            )
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGUSR2, handler)
+
+
+def run_described(
+    spec: dict[str, Any],
+    deadline: Deadline | None,
+    *,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Rebuild the plugin host and the one-cell suite from ``spec``, check the configuration
+    hash is the caller's, run the cell and write its record through the runner's atomic path.
+
+    ``on_start`` is called as the cell starts (after start-up, when the time limit's clock
+    starts again).
+    """
     from benchsuite import runner
     from benchsuite.isolation import child_host
     from benchsuite.progress import Progress
     from benchsuite.suite import build_suite
 
-    host = child_host(spec["host"])  # its warnings and failures: the parent reported them
+    host = child_host(spec["host"])  # its warnings and failures: the caller reported them
     source = spec["suite"]
     path = Path(source["path"]) if source["path"] else None
     suite = build_suite(
@@ -80,15 +138,15 @@ def _run(spec: dict[str, Any], deadline: Deadline | None) -> int:
     progress.prefix = f"[{spec['index']}/{spec['total']}] {cell}"
     if deadline is not None:  # the time limit counts from here, as the parent's does
         deadline.restart()
-    with os.fdopen(spec["status_fd"], "wb", buffering=0) as status:
-        status.write(b"started\n")
+    if on_start is not None:
+        on_start()
     run_dir = Path(spec["run_dir"])
     record = runner.run_cell(
         suite, cell, dataset, profile, config, {}, progress, run_dir=run_dir, deadline=deadline
     )
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the cell is over: nothing may cut the write
     runner.finish_cell(suite, cell, record, run_dir, Path(spec["record_path"]))
-    return 0
+    return record
 
 
 def _stop_on_sigterm(deadline: Deadline) -> None:

@@ -410,6 +410,32 @@ class Dataset(_Parametrised):
                 skip = 0
             yield batch
 
+    def shard(
+        self, split: str, batch_size: int, *, rank: int, world: int, epoch: int = 0,
+        offset: int = 0,
+    ) -> Iterator[Batch]:  # fmt: skip
+        """Process ``rank``'s part of each batch :meth:`batches_from` yields, for data-parallel
+        training over ``world`` processes: of a batch of ``g`` rows, rows
+        ``[rank * g // world, (rank + 1) * g // world)``. The processes' parts of one step make
+        up exactly the batch one process would train on, so a distributed run trains on the same
+        batches as a single-process run of the same global batch size.
+
+        This default reads every batch and keeps the part (each process reads, or generates,
+        the whole split); a dataset that can read only its rows overrides it, as prepared data
+        does (row ranges).
+        """
+        if not 0 <= rank < world:
+            raise BenchsuiteError(f"rank must lie in [0, {world}), got {rank}")
+        source = (
+            self.batches_from(split, batch_size, epoch=epoch, offset=offset)
+            if offset
+            else self.batches(split, batch_size, epoch=epoch)
+        )
+        for batch in source:
+            rows = len(batch)
+            lo, hi = rank * rows // world, (rank + 1) * rows // world
+            yield Batch(*(t[lo:hi] for t in batch))
+
     def fingerprint(self) -> str:
         """A short hash identifying exactly this data (parameters or prepared files)."""
         raise NotImplementedError

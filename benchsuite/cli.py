@@ -18,6 +18,9 @@ from benchsuite.host import Host
 from benchsuite.progress import Progress
 
 LIST_KINDS = ("methods", "datasets", "hardware", "suites")
+#: Executors of ``run --executor``, as benchsuite.executors.EXECUTORS (not imported here, so that
+#: starting the command line does not load torch).
+EXECUTORS = ("local", "process", "submitit", "submitit-local")
 #: Leaderboard formats, as benchsuite.report.leaderboard.FORMATS (not imported here, so that
 #: starting the command line does not load pandas).
 FORMATS = ("md", "csv", "json", "html", "latex")
@@ -82,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--budgets", metavar="LIST", help="replace the budgets, e.g. 4x,16x,100MB")
     run.add_argument("--seeds", metavar="LIST", help="replace the seeds, e.g. 0,1,2")
     run.add_argument(
+        "--only",
+        metavar="CELL",
+        action="append",
+        help="run only this cell, by its key LABEL@BUDGET#SEED, e.g. 'hashing@8x#0' "
+        "(repeatable); under torchrun every process trains it together",
+    )
+    run.add_argument(
         "--hardware",
         metavar="NAME",
         help="hardware profile, e.g. cpu or 'cpu[threads=4]' (default: the suite's; "
@@ -107,6 +117,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="with isolation: kill a cell whose process holds more than SIZE resident, e.g. "
         "8GB, and record it as failed, or none (default: the suite's memory_limit)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="where cells run: local (here, one after the other; the default), process (each "
+        "in a process of its own, --jobs at once), submitit (each a SLURM job with the "
+        "resources the suite's hardware and limits ask for; needs pip install "
+        "'benchsuite[cluster]'), submitit-local (submitit's jobs on this machine). "
+        "docs/distributed.md has the details",
+    )
+    run.add_argument(
+        "--jobs",
+        metavar="K",
+        help="cells running at once (default 1, and every submitted cell for submitit); "
+        "--jobs alone means --executor process. Cells running together share the machine, "
+        "so their speed figures are lower than alone",
+    )
+    run.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a SLURM parameter of the jobs, e.g. partition=gpu, account=proj, time=120 "
+        "(minutes), setup='module load cuda' (repeatable; submitit executors only)",
     )
     run.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     run.add_argument("--format", choices=FORMATS, default="md", help="leaderboard format printed")
@@ -404,13 +438,18 @@ def _report_failures(host: Host) -> None:
 
 
 def _run(args: argparse.Namespace, host: Host) -> int:
+    from benchsuite import distributed
+    from benchsuite.executors import make_executor
     from benchsuite.runner import default_out_dir, run_suite
     from benchsuite.suite import load_suite
 
+    executor = make_executor(args.executor, jobs=args.jobs, slurm=args.slurm)
     _report_failures(host)
     suite = load_suite(
         args.suite, host, methods=args.methods, budgets=args.budgets, seeds=args.seeds
     )
+    if args.only:
+        suite.narrow(args.only)
     out = args.out or default_out_dir(suite)
     outcomes = run_suite(
         suite,
@@ -421,7 +460,11 @@ def _run(args: argparse.Namespace, host: Host) -> int:
         isolate=args.isolate,
         timeout=args.timeout,
         memory_limit=args.memory_limit,
+        executor=executor,
     )
+    place = distributed.from_environment()
+    if place is not None and place[0] != 0:
+        return 0  # a distributed run's report is rank 0's
     text = _board_text(out, suite.name, args.format)
     board_path = (
         (args.out / "leaderboard.md")

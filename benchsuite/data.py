@@ -144,18 +144,20 @@ class PreparedDataset(Dataset):
         return self.data.num_samples(split)
 
     def batches(self, split: str, batch_size: int, *, epoch: int = 0) -> Iterator[Batch]:
-        return self.data.batches(
-            split,
-            batch_size,
-            shuffle=split == "train",
-            window=int(self.params["shuffle_window"]),
-            seed=epoch,
-        )
+        return self.shard(split, batch_size, rank=0, world=1, epoch=epoch)
 
     def batches_from(
         self, split: str, batch_size: int, *, epoch: int = 0, offset: int = 0
     ) -> Iterator[Batch]:
         """Seeks: the windows before ``offset`` are skipped unread."""
+        return self.shard(split, batch_size, rank=0, world=1, epoch=epoch, offset=offset)
+
+    def shard(
+        self, split: str, batch_size: int, *, rank: int, world: int, epoch: int = 0,
+        offset: int = 0,
+    ) -> Iterator[Batch]:  # fmt: skip
+        """Reads only this process's rows of each window (row ranges of the batched stream);
+        training rows are shuffled within windows, reproducibly per epoch."""
         return self.data.batches(
             split,
             batch_size,
@@ -163,6 +165,8 @@ class PreparedDataset(Dataset):
             window=int(self.params["shuffle_window"]),
             seed=epoch,
             offset=offset,
+            rank=rank,
+            world=world,
         )
 
     def fingerprint(self) -> str:

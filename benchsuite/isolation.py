@@ -191,10 +191,12 @@ def run_isolated(
     limits: CellLimits,
     progress: Progress,
     lock: CellLock | None = None,
+    stop: threading.Event | None = None,
 ) -> ChildOutcome:
     """Run one cell in a child process and wait for it; the child writes the record itself
     unless it dies first (``record_written`` False: the caller writes one, see
-    :func:`failure`)."""
+    :func:`failure`). Setting ``stop`` (from another thread) stops the child and raises
+    :class:`Stopped`: the run is being interrupted, and the cell gets no record."""
     spec = {
         "host": host_spec(suite.host),
         "suite": suite_spec(suite, cell),
@@ -235,7 +237,7 @@ def run_isolated(
             child.stdin.write(payload)
         with contextlib.suppress(BrokenPipeError):
             child.stdin.close()
-        outcome = _watch(child, status_r, limits)
+        outcome = _watch(child, status_r, limits, stop)
     except BaseException:  # interrupted: the child must not outlive this run unseen
         _stop(child)
         raise
@@ -247,7 +249,16 @@ def run_isolated(
     return outcome
 
 
-def _watch(child: subprocess.Popen[bytes], status_fd: int, limits: CellLimits) -> ChildOutcome:
+class Stopped(Exception):
+    """The run stopped a cell's process before it ended (see :func:`run_isolated`)."""
+
+
+def _watch(
+    child: subprocess.Popen[bytes],
+    status_fd: int,
+    limits: CellLimits,
+    stop: threading.Event | None = None,
+) -> ChildOutcome:
     """Wait for the child, enforcing the deadline and the memory limit."""
     spawned = time.monotonic()
     started: float | None = None
@@ -255,6 +266,8 @@ def _watch(child: subprocess.Popen[bytes], status_fd: int, limits: CellLimits) -
     terminated_at: float | None = None
     killed_for_memory: int | None = None
     while child.poll() is None:
+        if stop is not None and stop.is_set():
+            raise Stopped(f"stopped process {child.pid}")
         if status_open:
             ready, _, _ = select.select([status_fd], [], [], POLL_SECONDS)
             if ready:

@@ -254,7 +254,7 @@ class PreparedData:
 
     def batches(
         self, split: str, batch_size: int, *, shuffle: bool = False, window: int = 1 << 18,
-        seed: int = 0, offset: int = 0,
+        seed: int = 0, offset: int = 0, rank: int = 0, world: int = 1,
     ) -> Iterator[Batch]:  # fmt: skip
         """The split in batches; with ``shuffle``, rows are permuted within windows of
         ``window`` consecutive rows (reproducibly for ``seed``), windows stay in order.
@@ -262,37 +262,69 @@ class PreparedData:
         ``offset`` starts after the first ``offset`` rows of that order (a resumed cell): the
         windows before it are not read, only their permutations drawn again, so the rows from
         ``offset`` on are those of the uninterrupted read, batched from there.
+
+        ``rank`` of ``world`` yields that process's part of each batch (rows ``[rank * g //
+        world, (rank + 1) * g // world)`` of a batch of ``g``; :meth:`Dataset.shard`) and reads
+        only those rows of each window.
         """
         if offset < 0:
             raise BenchsuiteError(f"offset must be >= 0, got {offset}")
+        if not 0 <= rank < world:
+            raise BenchsuiteError(f"rank must lie in [0, {world}), got {rank}")
+        split = self._check(split)
         gen = np.random.default_rng(seed)
         pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         have = 0
         skip = offset
-        for rows, read in self._pieces(self._check(split), window):
+        position = 0  # rows of the batched stream (from ``offset`` on) before this window
+        mine = _Ownership(self.num_samples(split) - offset, batch_size, rank, world)
+        sizes = mine.sizes()
+        want = next(sizes, None)
+        for rows, read in self._pieces(split, window):
             if skip >= rows:
                 skip -= rows
                 if shuffle and rows > 1:
                     gen.permutation(rows)  # drawn all the same: later windows keep their order
                 continue
-            labels, dense, ids = read()
-            if shuffle and rows > 1:
-                order = gen.permutation(rows)
-                labels, dense, ids = labels[order], dense[order], ids[order]
-            if skip:
-                labels, dense, ids, skip = labels[skip:], dense[skip:], ids[skip:], 0
+            order = gen.permutation(rows) if shuffle and rows > 1 else None
+            if world == 1:
+                labels, dense, ids = read(None)
+                if order is not None:
+                    labels, dense, ids = labels[order], dense[order], ids[order]
+                if skip:
+                    labels, dense, ids = labels[skip:], dense[skip:], ids[skip:]
+            else:  # only this process's rows of the window are read
+                order = (np.arange(rows) if order is None else order)[skip:]
+                labels, dense, ids = read(order[mine.owned(position, len(order))])
+                position += len(order)
+            skip = 0
             pending.append((labels, dense, ids))
             have += labels.shape[0]
-            while have >= batch_size:
-                chunk, pending, have = _take(pending, batch_size, have)
-                yield _batch(chunk)
+            while want is not None and have >= want:
+                chunk, pending, have = _take(pending, want, have)
+                yield _batch(chunk) if chunk else self._empty()
+                want = next(sizes, None)
         if have:
             chunk, pending, have = _take(pending, have, have)
             yield _batch(chunk)
+        while want is not None:  # parts left empty by a last batch smaller than the world
+            yield self._empty()
+            want = next(sizes, None)
 
-    def _pieces(self, split: str, window: int) -> Iterator[tuple[int, Callable[[], _Arrays]]]:
-        """The split's windows in order: each one's row count, and how to read its rows (so a
-        skipped window costs nothing to read)."""
+    def _empty(self) -> Batch:
+        """A batch of no rows, shaped as this data's batches."""
+        return Batch(
+            torch.zeros((0, self.num_dense)),
+            torch.zeros((0, self.features), dtype=torch.int64),
+            torch.zeros(0),
+        )
+
+    def _pieces(
+        self, split: str, window: int
+    ) -> Iterator[tuple[int, Callable[[np.ndarray | None], _Arrays]]]:
+        """The split's windows in order: each one's row count, and how to read its rows, all
+        (None) or some (positions within the window), so a skipped window costs nothing to
+        read and a process of a data-parallel world reads only its own rows."""
         spec = self.manifest["splits"][split]
         if "ranges" in spec:
             for part, lo, hi in spec["ranges"]:
@@ -314,14 +346,47 @@ class PreparedData:
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _slice(arrays: _Arrays, a: int, b: int) -> _Arrays:
+def _slice(arrays: _Arrays, a: int, b: int, rows: np.ndarray | None) -> _Arrays:
+    """Rows ``[a, b)`` of a part, or only ``rows`` of them (positions within the range)."""
     labels, dense, ids = arrays
-    return np.array(labels[a:b]), np.array(dense[a:b]), np.array(ids[a:b])
+    if rows is None:
+        return np.array(labels[a:b]), np.array(dense[a:b]), np.array(ids[a:b])
+    rows = rows + a
+    return labels[rows], dense[rows], ids[rows]
 
 
-def _gather(arrays: _Arrays, local: np.ndarray) -> _Arrays:
+def _gather(arrays: _Arrays, local: np.ndarray, rows: np.ndarray | None) -> _Arrays:
+    """The rows ``local`` of a part, or only the positions ``rows`` of that list."""
     labels, dense, ids = arrays
+    if rows is not None:
+        local = local[rows]
     return labels[local], dense[local], ids[local]
+
+
+class _Ownership:
+    """Which rows of a batched stream belong to one process of a data-parallel world.
+
+    The stream (``total`` rows) is cut into batches of ``batch_size`` (the last may be
+    smaller); of a batch of ``g`` rows, process ``rank`` of ``world`` owns rows
+    ``[rank * g // world, (rank + 1) * g // world)``.
+    """
+
+    def __init__(self, total: int, batch_size: int, rank: int, world: int) -> None:
+        self.total, self.batch_size, self.rank, self.world = total, batch_size, rank, world
+
+    def sizes(self) -> Iterator[int]:
+        """The owned part's size in each batch, in order."""
+        for start in range(0, self.total, self.batch_size):
+            g = min(self.batch_size, self.total - start)
+            yield (self.rank + 1) * g // self.world - self.rank * g // self.world
+
+    def owned(self, position: int, count: int) -> np.ndarray:
+        """Which of the stream rows ``[position, position + count)`` this process owns."""
+        at = np.arange(position, position + count, dtype=np.int64)
+        batch, within = np.divmod(at, self.batch_size)
+        g = np.minimum(self.batch_size, self.total - batch * self.batch_size)
+        lo, hi = self.rank * g // self.world, (self.rank + 1) * g // self.world
+        return (within >= lo) & (within < hi)
 
 
 def _take(pending: list, count: int, have: int) -> tuple[list, list, int]:

@@ -139,6 +139,12 @@ _FIELDS: tuple[tuple[str, tuple[tuple[type, ...], str], bool], ...] = (
     ("metrics.stats_cost.bytes", _NUM_OR_NULL, False),
     ("curve", _LIST, False),
     ("non_finite", _DICT, False),
+    ("distributed", _DICT, False),
+    ("distributed.world_size", _INT, False),
+    ("distributed.backend", _STR, False),
+    ("distributed.rank_samples_per_s", _LIST, False),
+    ("distributed.allreduce_bytes_per_step", _INT, False),
+    ("distributed.stopped_run", _BOOL_OR_NULL, False),
 )
 
 # (key, type spec, required) of each point of the evaluation curve.

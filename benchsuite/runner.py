@@ -14,14 +14,14 @@ import itertools
 import json
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from benchsuite import bandwidth, checkpoint, isolation, results
+from benchsuite import bandwidth, checkpoint, distributed, results
 from benchsuite.api import (
     BYTES_PER_FLOAT,
     Batch,
@@ -36,7 +36,6 @@ from benchsuite.environment import environment
 from benchsuite.feasibility import check_memory, check_statistics_memory
 from benchsuite.guards import CellTimeout, CellWatch, Deadline
 from benchsuite.host import Host
-from benchsuite.locks import CellLock
 from benchsuite.measure.memory import module_bytes, optimizer_state_bytes
 from benchsuite.model import DLRM
 from benchsuite.params import parse_method
@@ -51,6 +50,11 @@ from benchsuite.training import (
     prefetch,
     train,
 )
+
+if TYPE_CHECKING:
+    from benchsuite.executors import Executor
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -108,59 +112,43 @@ def run_suite(
     isolate: bool | None = None,
     timeout: str | float | None = None,
     memory_limit: str | int | None = None,
+    executor: Executor | None = None,
 ) -> list[CellOutcome]:
     """Run every cell of the suite not already done; return what happened to each.
 
     ``isolate``, ``timeout`` and ``memory_limit`` replace the suite's keys of those names when
     given (see :func:`benchsuite.isolation.resolve_limits`). Each cell is locked while it runs
     (:mod:`benchsuite.locks`): a cell another process is running is skipped and reported.
+    ``executor`` says where the cells run (:mod:`benchsuite.executors`; default: here, one
+    after the other; in one of torchrun's processes, every cell data-parallel over all of them,
+    :mod:`benchsuite.torchrun`).
     """
+    from benchsuite import executors, torchrun  # they build on this module
+
+    place = distributed.from_environment()
+    if place is not None and executor is not None and executor.name != "local":
+        raise BenchsuiteError(
+            f"--executor {executor.name} cannot run under torchrun: torchrun's processes train "
+            "each cell together (drop --executor, or run without torchrun)"
+        )
+    chosen = (
+        torchrun.TorchrunExecutor(place)
+        if place is not None
+        else executor or executors.LocalExecutor()
+    )
     out = out_dir or default_out_dir(suite)
-    limits = isolation.resolve_limits(
+    limits = chosen.limits(
         suite.config, isolate=isolate, timeout=timeout, memory_limit=memory_limit
     )
-    profile = select_hardware(suite.host, hardware or suite.config["hardware"])
-    profile.setup()
+    profile = chosen.hardware(suite.host, hardware or suite.config["hardware"])
     progress = progress or Progress(enabled=False)
     cells = suite.cells()
     dataset = _dataset(suite)
     dataset.prepare()
-    stats_cache: dict[str, DataStats] = {}
-    outcomes: list[CellOutcome] = []
-    for i, cell in enumerate(cells, 1):
-        path = results.record_path(out, cell.key)
-        config = cell_config(suite, cell, profile)
-        lock = CellLock(path)
-        if not lock.acquire():
-            holder = lock.holder()
-            who = f"pid {holder}" if holder else "pid unknown"
-            progress.warn(f"[{i}/{len(cells)}] {cell}: running in another process ({who}), skipped")
-            outcomes.append(CellOutcome(cell, None, skipped=True, elsewhere=holder or 0))
-            continue
-        with lock:  # checked under the lock: another process may have just finished the cell
-            results.remove_temporaries(path)  # a write killed midway; the cell is ours now
-            if not force and _done(path, config_hash(config, cell), progress):
-                checkpoint.discard(out, cell.key)  # left when killed between record and removal
-                progress.skip(i, len(cells), cell)
-                outcomes.append(CellOutcome(cell, None, skipped=True))
-                continue
-            if force:  # a rerun from scratch, not a resume of what an earlier run left
-                checkpoint.discard(out, cell.key)
-            progress.start(i, len(cells), cell)
-            if limits.isolate:
-                record = _run_isolated(
-                    suite, cell, (i, len(cells)), dataset, profile, config, limits, progress,
-                    lock, run_dir=out, path=path,
-                )  # fmt: skip
-            else:
-                record = run_cell(
-                    suite, cell, dataset, profile, config, stats_cache, progress, run_dir=out,
-                    deadline=limits.deadline(),
-                )  # fmt: skip
-                finish_cell(suite, cell, record, out, path)
-        progress.end(record)
-        outcomes.append(CellOutcome(cell, record))
-    return outcomes
+    run = executors.SuiteRun(
+        suite, out, dataset, profile, limits, progress, force=force, total=len(cells)
+    )
+    return chosen.run(run, cells)
 
 
 def finish_cell(
@@ -173,46 +161,6 @@ def finish_cell(
     )
     results.write_record(path, record)
     checkpoint.discard(run_dir, cell.key)
-
-
-def _run_isolated(
-    suite: Suite,
-    cell: Cell,
-    position: tuple[int, int],
-    dataset: Dataset,
-    profile: HardwareProfile,
-    config: dict[str, Any],
-    limits: isolation.CellLimits,
-    progress: Progress,
-    lock: CellLock,
-    *,
-    run_dir: Path,
-    path: Path,
-) -> dict[str, Any]:
-    """The cell run in its own process; its record, written by the child or, when the child
-    died first, here from how it ended."""
-    started = _now()
-    outcome = isolation.run_isolated(
-        suite,
-        cell,
-        index=position[0],
-        total=position[1],
-        hardware=hardware_label(profile),
-        run_dir=run_dir,
-        record_path=path,
-        config_hash=config_hash(config, cell),
-        limits=limits,
-        progress=progress,
-        lock=lock,
-    )
-    if outcome.record_written:
-        return results.load_record(path)
-    record = new_record(suite, cell, dataset, profile, config)
-    record["started_at"] = started
-    isolation.record_failure(record, outcome, limits)
-    record["finished_at"] = _now()
-    finish_cell(suite, cell, record, run_dir, path)
-    return record
 
 
 def _dataset(suite: Suite) -> Dataset:
@@ -271,24 +219,38 @@ def run_cell(
     *,
     run_dir: Path,
     deadline: Deadline | None = None,
+    world: distributed.World | None = None,
 ) -> dict[str, Any]:
     """Run one cell and return its complete record, whatever happens inside.
 
     ``deadline`` is checked between training steps and at evaluations: past it, the cell
-    ends as ``timeout`` (a hang inside one step needs isolation to be interrupted).
+    ends as ``timeout`` (a hang inside one step needs isolation to be interrupted). In a
+    distributed ``world`` it is checked at evaluations only, where rank 0 decides for all, and
+    only rank 0 calls the event hooks.
     """
     method = suite.method(cell)
     record = new_record(suite, cell, dataset, profile, config)
-    _add_warnings(
-        record,
-        suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir),
-    )
+    main = world is None or world.main
+    if main:
+        _add_warnings(
+            record,
+            suite.host.notify("benchsuite_cell_start", cell=cell, config=config, run_dir=run_dir),
+        )
     watch = CellWatch(deadline, suite.config["train"]["batch_size"])
     try:
         _measure(
             suite, cell, method, dataset, profile, stats_cache, record, progress, run_dir=run_dir,
-            watch=watch,
+            watch=watch, world=world,
         )  # fmt: skip
+    except distributed.PeerStopped as exc:  # only ranks other than 0, whose records are unwritten
+        record.update(status="failed", error=str(exc))
+    except distributed.OutOfStep as exc:
+        record.update(
+            status="failed",
+            error=str(exc),
+            traceback="".join(traceback.format_exception(exc.cause, limit=20)),
+        )
+        record.setdefault("distributed", {})["stopped_run"] = True
     except Infeasible as exc:
         record.update(status="infeasible", error=str(exc))
     except Diverged as exc:
@@ -387,44 +349,54 @@ def _measure(
     *,
     run_dir: Path,
     watch: CellWatch | None = None,
+    world: distributed.World | None = None,
 ) -> None:
     cfg_model, cfg_train, cfg_inf = (suite.config[k] for k in ("model", "train", "inference"))
     watch = watch or CellWatch(None, cfg_train["batch_size"])
     metrics = record["metrics"]
     device = profile.device
     tables, dim = dataset.tables, cfg_model["dim"]
+    main = world is None or world.main
 
-    if method.needs and _stats_key(method, dataset) not in stats_cache:
-        check_statistics_memory(
-            cell.label, [normalise(r) for r in method.needs], tables, dataset.num_dense,
-            _host_capacity(suite.host), metrics,
-        )  # fmt: skip
-    stats = _stats_for(method, dataset, stats_cache, progress)
+    def statistics() -> DataStats:
+        if method.needs and _stats_key(method, dataset) not in stats_cache:
+            check_statistics_memory(
+                cell.label, [normalise(r) for r in method.needs], tables, dataset.num_dense,
+                _host_capacity(suite.host), metrics,
+            )  # fmt: skip
+        return _stats_for(method, dataset, stats_cache, progress)
+
+    # Rank 0 computes (and caches) the statistics first; the others then read its cache.
+    stats = statistics() if world is None else world.first(statistics)
     if stats.cost:
         metrics["stats_cost"] = stats.cost
 
-    _record_bandwidth(profile, len(tables) * dim, metrics)  # before the peak-memory window
-    profile.reset_peak_memory()
-    torch.manual_seed(cell.seed)
-    check_memory(cell.label, method, tables, stats, suite.config, profile, metrics)
-    embedding = method.build(tables, dim, metrics["budget_bytes"], stats, cell.seed)
-    emb_bytes = module_bytes(embedding)
-    metrics["embedding_bytes"] = emb_bytes
-    metrics["compression_ratio"] = metrics["full_bytes"] / emb_bytes if emb_bytes else None
-    if method.compresses and emb_bytes > metrics["budget_bytes"]:
-        raise _OverBudget(
-            f"{cell.label} built {emb_bytes:,} bytes of embedding for a budget of "
-            f"{metrics['budget_bytes']:,} bytes ({cell.budget.label})"
-        )
-    model = DLRM(
-        embedding,
-        num_dense=dataset.num_dense,
-        num_features=len(tables),
-        dim=dim,
-        bottom_mlp=cfg_model["bottom_mlp"],
-        top_mlp=cfg_model["top_mlp"],
-        output=method.output,
-    ).to(device)
+    def build_model() -> DLRM:
+        _record_bandwidth(profile, len(tables) * dim, metrics)  # before the peak-memory window
+        profile.reset_peak_memory()
+        torch.manual_seed(cell.seed)
+        check_memory(cell.label, method, tables, stats, suite.config, profile, metrics)
+        embedding = method.build(tables, dim, metrics["budget_bytes"], stats, cell.seed)
+        emb_bytes = module_bytes(embedding)
+        metrics["embedding_bytes"] = emb_bytes
+        metrics["compression_ratio"] = metrics["full_bytes"] / emb_bytes if emb_bytes else None
+        if method.compresses and emb_bytes > metrics["budget_bytes"]:
+            raise _OverBudget(
+                f"{cell.label} built {emb_bytes:,} bytes of embedding for a budget of "
+                f"{metrics['budget_bytes']:,} bytes ({cell.budget.label})"
+            )
+        return DLRM(
+            embedding,
+            num_dense=dataset.num_dense,
+            num_features=len(tables),
+            dim=dim,
+            bottom_mlp=cfg_model["bottom_mlp"],
+            top_mlp=cfg_model["top_mlp"],
+            output=method.output,
+        ).to(device)
+
+    # Every rank builds; a failure on any rank stops all of them before the first collective.
+    model = build_model() if world is None else world.together(build_model)
     optimizer = make_optimizer(cfg_train["optimizer"], model.parameters(), cfg_train["lr"])
 
     eval_bs = max(cfg_inf["batch_sizes"])
@@ -437,7 +409,7 @@ def _measure(
 
     def validate() -> tuple[float, float]:
         clock["eval_start_time"] = time.time()
-        auc, logloss, _, _ = evaluate(model, dataset.batches("validation", eval_bs), device)
+        auc, logloss = score(model, dataset, "validation", eval_bs, device, world)
         clock["eval_end_time"] = time.time()
         return auc, logloss
 
@@ -476,33 +448,46 @@ def _measure(
         minutes=cfg_train.get("checkpoint_minutes"),
         warn=warn,
     )
-    resumed = saver.restore(model, optimizer, record)  # last: it sets the random states
+    if world is None:
+        resumed = saver.restore(model, optimizer, record)  # last: it sets the random states
+    else:  # rank 0 judges (and may delete) the checkpoint before the others read it
+        resumed = world.first(lambda: saver.restore(model, optimizer, record))
+        saver.enabled = saver.enabled and world.main  # the states are alike: rank 0 writes
     start = resumed.samples if resumed else 0
     if resumed:  # the collapse rule judges the whole curve, not only this segment's
         watch.curve.extend(resumed.curve)
         watch.samples, watch.steps = resumed.samples, resumed.steps
+    trained: torch.nn.Module = model
+    if world is not None:
+        trained = distributed.wrap_model(model, world)
+        record["distributed"] = distributed.describe(world, model)
     meter = profile.energy_meter()
     meter.start()
     clock["train_start_time"] = time.time()
-    batches = prefetch(
-        _epochs(dataset, cfg_train["batch_size"], start), pin_memory=device.type == "cuda"
+    batch_size = cfg_train["batch_size"]
+    source = (
+        _epochs(dataset, batch_size, start)
+        if world is None
+        else distributed.epochs(dataset, batch_size, world, start)
     )
+    batches = prefetch(source, pin_memory=device.type == "cuda")
     try:
-        outcome = train(
-            model,
+        outcome = _in_step(world, lambda: train(
+            trained,
             optimizer,
-            watch.batches(batches),
+            watch.batches(batches) if world is None else batches,
             samples=samples,
             device=device,
             eval_every=cfg_train["eval_every"],
             evaluate=validate,
-            on_eval=on_eval,
+            on_eval=on_eval if world is None else world.agreed(on_eval),
             on_progress=lambda s, t: progress.training(s, samples, t),
             warmup_steps=cfg_train["warmup_steps"],
             synchronize=profile.synchronize,
             resume=resumed,
             checkpoint=saver,
-        )
+            agree=(lambda ok: ok) if world is None else world.all_true,
+        ))  # fmt: skip
     except BaseException:
         _close(meter)
         raise
@@ -522,9 +507,15 @@ def _measure(
     )
     if not metrics["target_reached"]:
         metrics.update(samples_to_target=None, seconds_to_target=None)
+    if world is not None:
+        _in_step(world, lambda: distributed.add_rank_figures(record, world, outcome, start))
 
-    test_auc, test_logloss, _, _ = evaluate(model, dataset.batches("test", eval_bs), device)
+    test_auc, test_logloss = _in_step(
+        world, lambda: score(model, dataset, "test", eval_bs, device, world)
+    )
     metrics.update(test_auc=test_auc, test_logloss=test_logloss, bayes_auc=bayes)
+    if not main:  # inference, energy and memory are measured on rank 0's device
+        return
 
     # Batches are drawn before the window opens, so it holds inference and not data generation.
     inference_batches = {
@@ -550,6 +541,35 @@ def _measure(
 
 #: Forward passes run, untimed, before each batch size's timed inference batches.
 INFERENCE_WARMUP = 2
+
+
+def _in_step(world: distributed.World | None, work: Callable[[], T]) -> T:
+    """``work()``, which every rank of ``world`` runs together: an error no other rank shares
+    (every shared ending is agreed on: divergence, time limit, rank 0's stop) becomes
+    :class:`~benchsuite.distributed.OutOfStep`."""
+    if world is None:
+        return work()
+    try:
+        return work()
+    except (Diverged, CellTimeout, distributed.PeerStopped, BenchsuiteError):
+        raise
+    except Exception as exc:
+        raise distributed.OutOfStep(exc) from exc
+
+
+def score(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    split: str,
+    batch_size: int,
+    device: torch.device,
+    world: distributed.World | None,
+) -> tuple[float, float]:
+    """AUC and log loss of the model over a whole split, gathered over ranks when distributed."""
+    if world is None:
+        auc, logloss, _, _ = evaluate(model, dataset.batches(split, batch_size), device)
+        return auc, logloss
+    return distributed.evaluate(model, dataset, split, batch_size, world)
 
 
 def energy_per_sample(

@@ -212,8 +212,27 @@ class Suite:
     entries: list[MethodEntry]
     seeds: list[int]
     host: Host = field(repr=False)
+    #: Cell keys the run is narrowed to (``benchsuite run --only``); None: every cell.
+    only: list[str] | None = None
+
+    def narrow(self, keys: list[str]) -> None:
+        """Keep only the cells whose keys are ``keys`` (``label@budget#seed``, as records and
+        ``benchsuite run`` print them); an unknown key is an error listing the suite's keys."""
+        known = [c.key for c in self.grid()]
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            raise SuiteError(
+                f"--only {unknown[0]!r}: suite {self.name!r} has no such cell; its cells are "
+                + ", ".join(known)
+            )
+        self.only = list(dict.fromkeys(keys))
 
     def cells(self) -> list[Cell]:
+        """The cells to run: the whole grid, or the cells :meth:`narrow` kept."""
+        cells = self.grid()
+        return cells if self.only is None else [c for c in cells if c.key in self.only]
+
+    def grid(self) -> list[Cell]:
         """Every (method, parameters, budget, seed) combination, baselines at 1x only once."""
         out: list[Cell] = []
         seen: set[str] = set()

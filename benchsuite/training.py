@@ -14,13 +14,28 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import nn
 
 from benchsuite.api import Batch
 from benchsuite.measure.metrics import log_loss, roc_auc
+
+
+class Part(NamedTuple):
+    """One process's rows of a global batch in data-parallel training.
+
+    ``batch`` holds rows ``[start, start + len(batch))`` of a global batch of ``rows`` rows split
+    over ``shards`` processes. The loop counts ``rows`` samples per step and scales the summed
+    loss by ``shards / rows``, so the gradients' average over processes is the gradient of the
+    global batch's mean loss.
+    """
+
+    batch: Batch
+    rows: int
+    start: int
+    shards: int
 
 
 class Diverged(Exception):
@@ -81,7 +96,7 @@ class Checkpointer(Protocol):
 def train(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterator[Batch],
+    batches: Iterator[Batch] | Iterator[Part],
     *,
     samples: int,
     device: torch.device,
@@ -93,6 +108,7 @@ def train(
     synchronize: Callable[[], None] = lambda: None,
     resume: TrainOutcome | None = None,
     checkpoint: Checkpointer | None = None,
+    agree: Callable[[bool], bool] = lambda ok: ok,
 ) -> TrainOutcome:
     """Train for ``samples`` samples; evaluate every ``eval_every`` samples and at the end.
 
@@ -102,8 +118,11 @@ def train(
     stopped): the clock adds this segment's time to theirs, and the steady-state figures add
     this segment's steady part (each segment warms up again). ``checkpoint`` is asked after each
     step whether to save; the time spent saving is excluded from the clock, as evaluation is.
+
+    Data-parallel training passes :class:`Part` items: samples count the global batch, and
+    ``agree`` turns this process's "the loss is finite" into every process's verdict.
     """
-    loss_fn = nn.BCEWithLogitsLoss()
+    mean_loss, summed_loss = nn.BCEWithLogitsLoss(), nn.BCEWithLogitsLoss(reduction="sum")
     base = resume or TrainOutcome()
     out = dataclasses.replace(base, curve=list(base.curve), stopped_at_target=False)
     next_eval = base.next_eval or eval_every or samples
@@ -131,18 +150,25 @@ def train(
 
     while out.samples < samples:
         t_fetch = time.perf_counter()
-        batch = next(batches, None)
-        if batch is None:
+        item = next(batches, None)
+        if item is None:
             break
         wait += time.perf_counter() - t_fetch
-        if out.samples + len(batch) > samples:
-            batch = Batch(*(t[: samples - out.samples] for t in batch))
+        batch, rows = (item.batch, item.rows) if isinstance(item, Part) else (item, len(item))
+        if out.samples + rows > samples:  # the last step keeps the global batch's first rows
+            rows = samples - out.samples
+            start = item.start if isinstance(item, Part) else 0
+            batch = Batch(*(t[: max(0, rows - start)] for t in batch))
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(batch.dense, batch.ids), batch.labels)
+        logits = model(batch.dense, batch.ids)
+        if isinstance(item, Part):
+            loss = summed_loss(logits, batch.labels) * (item.shards / rows)
+        else:
+            loss = mean_loss(logits, batch.labels)
         loss.backward()
         optimizer.step()
-        out.samples += len(batch)
+        out.samples += rows
         out.steps += 1
         segment_steps += 1
         if segment_steps == warmup_steps:
@@ -155,7 +181,7 @@ def train(
         if out.samples >= next_eval or out.samples >= samples:
             synchronize()
             pause_start = time.perf_counter()
-            if not math.isfinite(loss.item()):
+            if not agree(math.isfinite(loss.item())):
                 raise Diverged(out.samples, out.steps)
             out.seconds = base.seconds + pause_start - start - paused
             if evaluate is not None:
@@ -181,7 +207,7 @@ def train(
             paused += time.perf_counter() - pause_start
     synchronize()
     out = totals(time.perf_counter() - paused)
-    if loss is not None and not math.isfinite(loss.item()):
+    if loss is not None and not agree(math.isfinite(loss.item())):
         raise Diverged(out.samples, out.steps)
     return out
 
@@ -230,9 +256,14 @@ def inference_throughput(
 _PRODUCER_JOIN_S = 60.0
 
 
-def prefetch(
-    source: Iterable[Batch], depth: int = 4, *, pin_memory: bool = False
-) -> Iterator[Batch]:
+def _pinned(item: Batch | Part) -> Batch | Part:
+    """``item`` with its tensors copied into page-locked memory."""
+    if isinstance(item, Part):
+        return item._replace(batch=Batch(*(t.pin_memory() for t in item.batch)))
+    return Batch(*(t.pin_memory() for t in item))
+
+
+def prefetch(source: Iterable[Any], depth: int = 4, *, pin_memory: bool = False) -> Iterator[Any]:
     """Produce batches on a background thread so data generation overlaps training.
 
     With ``pin_memory`` (for a CUDA device) the thread also copies each batch into page-locked
@@ -257,7 +288,7 @@ def prefetch(
         try:
             for item in source:
                 if pin_memory:
-                    item = Batch(*(t.pin_memory() for t in item))
+                    item = _pinned(item)
                 if not offer(item):
                     return
             offer(done)

@@ -400,6 +400,21 @@ def test_hardware_shared_by_every_row_is_a_note_and_differing_hardware_a_column(
     assert row_of(mixed, "hashing")[HARDWARE] == "cuda: NVIDIA H200"
 
 
+def test_a_data_parallel_record_names_its_process_count_beside_the_hardware() -> None:
+    cpu = {"profile": "cpu", "cpu": "Xeon 8370C", "torch_threads": 1}
+    gpu = {"profile": "cuda", "gpu": "NVIDIA H200", "gpu_count": 8}
+    single, ddp = _on(record("full", "1x"), cpu), _on(record(), cpu)
+    ddp["distributed"] = {"world_size": 2}
+    frame = leaderboard_frame([single, ddp])
+    assert row_of(frame, "full")[HARDWARE] == "cpu: Xeon 8370C, 1 thread"
+    assert row_of(frame, "hashing")[HARDWARE] == "cpu: Xeon 8370C, 1 thread on 2 processes"
+    on_gpus = _on(record(), gpu)
+    on_gpus["distributed"] = {"world_size": 8}
+    assert row_of(leaderboard_frame([on_gpus]), "hashing")[HARDWARE] == (
+        "cuda: NVIDIA H200 on 8 processes"
+    )
+
+
 def test_seeds_on_different_hardware_list_each_once() -> None:
     a = {"profile": "cpu", "cpu": "A", "torch_threads": 1}
     b = {"profile": "cpu", "cpu": "B", "torch_threads": 1}

@@ -310,6 +310,21 @@ def test_wrong_type_names_the_file_field_and_value(
         validate_record(record, "x.json")
 
 
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ([2], r"'distributed' must be an object"),
+        ({"world_size": "2"}, r"'distributed\.world_size' must be an integer, got string '2'"),
+        ({"rank_samples_per_s": 3.0}, r"'distributed\.rank_samples_per_s' must be a list"),
+    ],
+)
+def test_a_malformed_distributed_section_names_the_field(section: Any, message: str) -> None:
+    record = make_record()
+    record["distributed"] = section
+    with pytest.raises(BenchsuiteError, match=r"^x\.json: " + message):
+        validate_record(record, "x.json")
+
+
 def test_unreadable_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(BenchsuiteError, match=r"missing\.json: cannot read"):
         load_record(tmp_path / "missing.json")

@@ -115,20 +115,23 @@ def leaderboard_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def hardware_text(record: Mapping[str, Any]) -> str | None:
     """Where a record ran, for people: the profile and its device (``cpu: <model>, 2 threads``,
-    ``cuda: NVIDIA H200``), from the fingerprint the hardware profile stored."""
+    ``cuda: NVIDIA H200``), from the fingerprint the hardware profile stored, and the number of
+    data-parallel processes when there were several (``… on 8 processes``)."""
     hardware = (record.get("environment") or {}).get("hardware") or {}
     profile = hardware.get("profile")
     if not isinstance(profile, str):
         return None
+    world = (record.get("distributed") or {}).get("world_size")
+    processes = f" on {world} processes" if isinstance(world, int) and world > 1 else ""
     if isinstance(hardware.get("gpu"), str):
         count = hardware.get("gpu_count")
-        many = f" ×{count}" if isinstance(count, int) and count > 1 else ""
-        return f"{profile}: {hardware['gpu']}{many}"
+        many = f" ×{count}" if isinstance(count, int) and count > 1 and not processes else ""
+        return f"{profile}: {hardware['gpu']}{many}{processes}"
     detail = [str(hardware["cpu"])] if isinstance(hardware.get("cpu"), str) else []
     threads = hardware.get("torch_threads")
     if isinstance(threads, int):
         detail.append(f"{threads} thread{'s' if threads != 1 else ''}")
-    return f"{profile}: {', '.join(detail)}" if detail else profile
+    return (f"{profile}: {', '.join(detail)}" if detail else profile) + processes
 
 
 def _ranks(frame: pd.DataFrame) -> list[int | None]:
