@@ -63,27 +63,38 @@ def run(suite: str, cell: str, processes: int, threads: int, out: Path) -> dict[
     return record
 
 
+def _shape(item: str, cores: int) -> tuple[int, int]:
+    """``P`` (P processes sharing ``cores``) or ``PxT`` as (processes, threads each)."""
+    processes, _, threads = item.strip().partition("x")
+    n = int(processes)
+    return n, int(threads) if threads else max(1, cores // n)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="quickstart", help="a suite name or YAML path")
     parser.add_argument(
         "--only", required=True, metavar="CELL", help="the cell key, e.g. hashing@8x#0"
     )
-    parser.add_argument("--processes", default="1,2", help="process counts to compare, e.g. 1,2,4")
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="runs to compare: process counts sharing --cores, or PxT for P processes of T "
+        "threads each, e.g. 1x1,1x2,2x1",
+    )
     parser.add_argument(
         "--cores", type=int, default=os.cpu_count() or 1, help="threads shared by the processes"
     )
     parser.add_argument("--train-samples", type=int, metavar="N", help="shorten the cell to N")
     args = parser.parse_args(argv)
-    counts = [int(n) for n in args.processes.split(",")]
+    runs = [_shape(item, args.cores) for item in args.processes.split(",")]
     name = args.suite + (f" ({args.train_samples:,} samples)" if args.train_samples else "")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.train_samples:
             args.suite = shortened(args.suite, args.train_samples, Path(tmp))
-        for n in counts:
-            threads = max(1, args.cores // n)
-            record = run(args.suite, args.only, n, threads, Path(tmp) / f"p{n}")
+        for n, threads in runs:
+            record = run(args.suite, args.only, n, threads, Path(tmp) / f"p{n}x{threads}")
             rows.append((n, threads, record))
     base = rows[0][2]["metrics"]["train_samples_per_s"]
     print(f"cell {args.only} of {name}, {args.cores} cores shared by the processes\n")

@@ -28,7 +28,7 @@ import datetime as dt
 import inspect
 import itertools
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -288,18 +288,28 @@ def wrap_model(model: nn.Module, world: World) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, **once)
 
 
-def describe(world: World, model: nn.Module) -> dict[str, Any]:
-    """The record's ``distributed`` section as known before training (after :func:`wrap_model`)."""
-    return {
+def describe(
+    world: World, trained: Iterable[nn.Parameter], *, sharded_lookup: int = 0
+) -> dict[str, Any]:
+    """The record's ``distributed`` section as known before training.
+
+    ``trained`` are the parameters DDP all-reduces; ``sharded_lookup`` is the bytes of one
+    sample's looked-up vectors when torchrec shards the tables (each step then sends those
+    vectors between ranks, and their gradients back, instead of all-reducing the tables)."""
+    section = {
         "world_size": world.size,
         "backend": world.backend,
         "launcher": "torchrun",
         "data": "each rank trains on its own contiguous part of every global batch",
         "gradient_sync": "DDP all-reduce of dense gradients",
         "allreduce_bytes_per_step": sum(
-            p.numel() * p.element_size() for p in model.parameters() if p.requires_grad
+            p.numel() * p.element_size() for p in trained if p.requires_grad
         ),
     }
+    if sharded_lookup:
+        section["gradient_sync"] += "; embedding tables sharded table-wise by torchrec"
+        section["sharded_lookup_bytes_per_sample"] = sharded_lookup
+    return section
 
 
 def add_rank_figures(record: dict[str, Any], world: World, outcome: Any, start: int) -> None:

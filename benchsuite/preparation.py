@@ -14,6 +14,7 @@ the format and the reader.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -250,6 +251,14 @@ class BlockStream:
     def __iter__(self) -> Iterator[tuple[ParsedBlock, int, int]]:
         return self._blocks
 
+    def close(self) -> None:
+        """Stop reading now (a bad row ended the source early), in the caller's thread: left
+        to the garbage collector, a reader's clean-up (joining its read-ahead thread) could run
+        inside another thread that holds a lock it then waits for."""
+        close = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()
+
 
 def text_reader(recipe: Recipe, block_bytes: int, pool: Executor, threads: int
                 ) -> Callable[[Source], BlockStream]:  # fmt: skip
@@ -473,8 +482,9 @@ def _prepare_part(
         (tmp / "dense.f32").open("wb") as dense,
         (tmp / "ids.i32").open("wb") as ids_file,
         (tmp / "rowhash.u64").open("wb") as hashes,
+        contextlib.ExitStack() as stack,
     ):
-        stream = reader(source)
+        stream = stack.enter_context(contextlib.closing(reader(source)))
         by_feature = np.empty((features, 0), dtype=np.int32)
         by_row = np.empty((0, features), dtype=np.int32)
         for block, first_line, position in stream:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from benchsuite import bandwidth, checkpoint, distributed, results
+from benchsuite import bandwidth, checkpoint, distributed, results, sharding
 from benchsuite.api import (
     BYTES_PER_FLOAT,
     Batch,
@@ -448,8 +448,12 @@ def _measure(
         minutes=cfg_train.get("checkpoint_minutes"),
         warn=warn,
     )
+    sharded = world is not None and sharding.is_shardable(model)
+    resumed = None
     if world is None:
         resumed = saver.restore(model, optimizer, record)  # last: it sets the random states
+    elif sharded:  # each rank holds other tables, and their fused optimizer state: not saved
+        saver.enabled = False
     else:  # rank 0 judges (and may delete) the checkpoint before the others read it
         resumed = world.first(lambda: saver.restore(model, optimizer, record))
         saver.enabled = saver.enabled and world.main  # the states are alike: rank 0 writes
@@ -458,9 +462,18 @@ def _measure(
         watch.curve.extend(resumed.curve)
         watch.samples, watch.steps = resumed.samples, resumed.steps
     trained: torch.nn.Module = model
-    if world is not None:
+    if world is not None and sharded:
+        name, lr = cfg_train["optimizer"], cfg_train["lr"]
+        trained = world.together(
+            lambda: sharding.shard(model, device, world.size, optimizer=name, lr=lr)
+        )
+        optimizer = make_optimizer(name, sharding.dense_parameters(trained), lr)
+        record["distributed"] = distributed.describe(
+            world, sharding.dense_parameters(trained), sharded_lookup=len(tables) * dim * 4
+        )
+    elif world is not None:
         trained = distributed.wrap_model(model, world)
-        record["distributed"] = distributed.describe(world, model)
+        record["distributed"] = distributed.describe(world, model.parameters())
     meter = profile.energy_meter()
     meter.start()
     clock["train_start_time"] = time.time()
@@ -503,7 +516,8 @@ def _measure(
         train_samples_per_s=outcome.samples_per_s,
         data_wait_share=outcome.wait_share,
         best_val_auc=max((p["auc"] for p in outcome.curve), default=None),
-        optimizer_state_bytes=optimizer_state_bytes(optimizer),
+        optimizer_state_bytes=optimizer_state_bytes(optimizer)
+        + sharding.fused_state_bytes(trained),
     )
     if not metrics["target_reached"]:
         metrics.update(samples_to_target=None, seconds_to_target=None)
@@ -514,22 +528,29 @@ def _measure(
         world, lambda: score(model, dataset, "test", eval_bs, device, world)
     )
     metrics.update(test_auc=test_auc, test_logloss=test_logloss, bayes_auc=bayes)
-    if not main:  # inference, energy and memory are measured on rank 0's device
+    if not main and not sharded:  # inference, energy and memory: measured on rank 0's device
         return
 
     # Batches are drawn before the window opens, so it holds inference and not data generation.
     inference_batches = {
         bs: _take(dataset, "test", bs, cfg_inf["batches"]) for bs in cfg_inf["batch_sizes"]
     }
-    meter = profile.energy_meter()
-    meter.start()
-    try:
-        metrics["inference_samples_per_s"] = {
+
+    def infer() -> dict[str, float]:
+        return {
             str(bs): inference_throughput(
                 model, batches, device, synchronize=profile.synchronize, warmup=INFERENCE_WARMUP
             )
             for bs, batches in inference_batches.items()
         }
+
+    if not main:  # sharded tables answer only with every rank: this one takes part, unmeasured
+        _in_step(world, infer)
+        return
+    meter = profile.energy_meter()
+    meter.start()
+    try:
+        metrics["inference_samples_per_s"] = _in_step(world if sharded else None, infer)
     except BaseException:
         _close(meter)
         raise

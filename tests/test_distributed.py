@@ -5,6 +5,7 @@ Each test starts ``torchrun --standalone --nproc-per-node 2 -m benchsuite run`` 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -248,3 +249,31 @@ def test_two_processes_resume_a_cell_from_its_checkpoint_to_the_uninterrupted_re
     assert not (tmp_path / "two" / checkpoint.FOLDER).exists() or not list(
         (tmp_path / "two" / checkpoint.FOLDER).glob("*.pt")
     )
+
+
+def _torchrec_installed() -> bool:
+    """torchrec and the fbgemm-gpu it needs are installed (found without importing them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torchrec", "fbgemm_gpu"))
+
+
+@pytest.mark.skipif(
+    not _torchrec_installed(),
+    reason="torchrec is not installed (an optional extra: see docs/distributed.md)",
+)
+def test_sharded_full_tables_on_two_processes_train_as_one_process(tmp_path):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        SYNTHETIC.replace("methods: [hashing]", 'methods: ["full[shard=true]"]').replace(
+            "optimizer: adagrad, lr: 0.05", "optimizer: sgd, lr: 0.1"
+        )
+    )
+    one = _single(tmp_path, suite, "one")
+    done = _torchrun(tmp_path, "run", "--suite", str(suite), "--out", "two", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (two,) = _records(tmp_path / "two")
+    _same_training(one, two)
+    section = two["distributed"]
+    assert "sharded table-wise by torchrec" in section["gradient_sync"]
+    tables_bytes = two["metrics"]["embedding_bytes"]
+    assert section["allreduce_bytes_per_step"] < tables_bytes / 10  # the MLPs only
+    assert two["metrics"]["inference_samples_per_s"]
