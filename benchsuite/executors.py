@@ -21,6 +21,7 @@ records are the same in form whichever executor ran them.
 
 from __future__ import annotations
 
+import abc
 import collections
 import contextlib
 import json
@@ -164,7 +165,7 @@ class SuiteRun:
         return record
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs the claimed cells of a suite; subclasses say where."""
 
     name = ""
@@ -197,8 +198,9 @@ class Executor:
         profile.setup()
         return profile
 
+    @abc.abstractmethod
     def run(self, run: SuiteRun, cells: Sequence[Cell]) -> list[CellOutcome]:
-        raise NotImplementedError
+        """Run the cells (claiming each first) and return what happened to each, in order."""
 
 
 class LocalExecutor(Executor):
@@ -341,16 +343,17 @@ class _Concurrent(Executor):
     def _close(self, run: SuiteRun) -> None:
         """After the last cell ended, or the run was interrupted."""
 
+    @abc.abstractmethod
     def _start(self, run: SuiteRun, claim: Claim) -> _Slot:
-        raise NotImplementedError
+        """Start a claimed cell (a child process, a job)."""
 
+    @abc.abstractmethod
     def _wait(self, running: list[_Slot]) -> list[_Slot]:
         """Block until at least one running cell has ended; those that have."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _collect(self, run: SuiteRun, slot: _Slot) -> dict[str, Any]:
         """The record of a cell that has ended."""
-        raise NotImplementedError
 
     def _abandon(self, running: list[_Slot]) -> None:
         """Stop the cells still running: the run is ending without them."""
