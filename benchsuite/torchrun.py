@@ -42,9 +42,7 @@ class TorchrunExecutor(Executor):
         timeout: str | float | None,
         memory_limit: str | int | None,
     ) -> isolation.CellLimits:
-        limits = isolation.resolve_limits(
-            config, isolate=isolate, timeout=timeout, memory_limit=memory_limit
-        )
+        limits = super().limits(config, isolate=isolate, timeout=timeout, memory_limit=memory_limit)
         if limits.isolate:
             raise BenchsuiteError(
                 "isolation (--isolate or the suite key isolate) cannot run under torchrun: "

@@ -64,6 +64,22 @@ def write_plugin(plugins_dir: Path) -> Callable[[str, str], Path]:
     return write
 
 
+def tiny_suite_file(path: Path, overrides: dict[str, Any], *, drop: tuple[str, ...] = ()) -> Path:
+    """Write TINY_SUITE to ``path`` without its top-level keys ``drop`` and with top-level or
+    dotted-key ``overrides`` (``{"train.lr": 0.5}``)."""
+    data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
+    for key in drop:
+        del data[key]
+    for key, value in overrides.items():
+        *parents, last = key.split(".")
+        node = data
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 @pytest.fixture
 def write_suite(tmp_path: Path) -> Callable[..., Path]:
     """Write TINY_SUITE with top-level or dotted-key overrides (``{"train.lr": 0.5}``)."""
@@ -75,15 +91,7 @@ def write_suite(tmp_path: Path) -> Callable[..., Path]:
         if text is not None:
             path.write_text(textwrap.dedent(text))
             return path
-        data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
-        for key, value in (overrides or {}).items():
-            *parents, last = key.split(".")
-            node = data
-            for p in parents:
-                node = node[p]
-            node[last] = value
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-        return path
+        return tiny_suite_file(path, overrides or {})
 
     return write
 

@@ -17,8 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
-from conftest import TINY_SUITE
+from conftest import tiny_suite_file
 
 from benchsuite import _cell, executors, isolation, results
 from benchsuite.api import BenchsuiteError
@@ -116,16 +115,7 @@ EXECUTORS = {
 
 
 def _suite(folder: Path, overrides: dict[str, Any] | None = None) -> Path:
-    data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
-    for key, value in {**QUICK, **(overrides or {})}.items():
-        *parents, last = key.split(".")
-        node = data
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    path = folder / "suite.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_suite_file(folder / "suite.yaml", {**QUICK, **(overrides or {})})
 
 
 def _plugins(folder: Path, log: Path | None = None) -> Path:

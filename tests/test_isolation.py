@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import TINY_SUITE
+from conftest import tiny_suite_file
 
 from benchsuite import isolation, results, runner
 from benchsuite.api import BenchsuiteError
@@ -108,18 +107,7 @@ QUICK = {
 
 
 def _suite(folder: Path, overrides: dict[str, Any], drop: tuple[str, ...] = ()) -> Path:
-    data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
-    for key in drop:
-        del data[key]
-    for key, value in {**QUICK, **overrides}.items():
-        *parents, last = key.split(".")
-        node = data
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    path = folder / "suite.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_suite_file(folder / "suite.yaml", {**QUICK, **overrides}, drop=drop)
 
 
 def _plugins(folder: Path, **spies: Path) -> Path:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-import yaml
-from conftest import TINY_SUITE
+from conftest import TINY_SUITE, tiny_suite_file
 
 from benchsuite import results
 from benchsuite.api import BenchsuiteError
@@ -57,16 +56,7 @@ SGD_KEYS = {
 
 
 def _suite(folder: Path, **overrides: Any) -> Path:
-    data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
-    for key, value in overrides.items():
-        *parents, last = key.split(".")
-        node = data
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    path = folder / "suite.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_suite_file(folder / "suite.yaml", overrides)
 
 
 def _run(suite: Path, out: Path) -> int:

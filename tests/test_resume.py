@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 import torch
-import yaml
-from conftest import TINY_SUITE
+from conftest import TINY_SUITE, tiny_suite_file
 
 from benchsuite import checkpoint, results, runner
 from benchsuite.api import Batch, BenchsuiteError, Dataset
@@ -42,15 +41,7 @@ CELLS = {"full@1x#0", "hashing@4x#0"}
 
 
 def _suite_file(path: Path, overrides: dict[str, Any]) -> Path:
-    data = yaml.safe_load(yaml.safe_dump(TINY_SUITE))
-    for key, value in overrides.items():
-        *parents, last = key.split(".")
-        node = data
-        for part in parents:
-            node = node[part]
-        node[last] = value
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return tiny_suite_file(path, overrides)
 
 
 def _command(suite: Path, out: Path) -> list[str]:
